@@ -1,0 +1,136 @@
+"""Search for the best PWL approximation: one entry point, `search`, and a method registry.
+
+Every method lives in its own module with the same signature,
+``run(problem, rng, *, progress=False, **options) -> (PWL, history, info)``, and is
+registered by name in `METHODS` (module name = registry key = CLI value).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from ..errors import SearchError
+from ..functions import Target, get_target
+from .problem import OBJECTIVE_NAMES, TAIL_MODES, Problem, SearchResult
+
+__all__ = [
+    "search",
+    "kbit_problem",
+    "METHODS",
+    "method_names",
+    "Problem",
+    "SearchResult",
+    "OBJECTIVE_NAMES",
+    "TAIL_MODES",
+]
+
+METHODS: dict[str, str] = {
+    "lstsq": "Fit values on given (default: uniform) knots by exact least squares.",
+}
+"""Method name -> one-line description; the module ``pwlgen.search.<name>`` holds ``run``."""
+
+MAX_KBIT = 8
+
+
+def method_names() -> list[str]:
+    """Registered method names."""
+    return list(METHODS)
+
+
+def _method(name: str) -> Callable:
+    if name not in METHODS:
+        raise SearchError(f"unknown method {name!r}: choose one of {', '.join(METHODS)}")
+    return importlib.import_module(f"{__name__}.{name}").run
+
+
+def kbit_problem(target: Target | str, kbit: int, *, objective: str = "l2",
+                 interval: tuple[float, float] | None = None) -> Problem:
+    """The k-bit problem: 2**k - 1 knots, tails on the asymptotes (ReGELU2 for k = 2)."""
+    if not isinstance(kbit, int | np.integer) or not 1 <= kbit <= MAX_KBIT:
+        raise SearchError(f"kbit must be an integer in 1..{MAX_KBIT}, not {kbit!r}")
+    t = get_target(target) if isinstance(target, str) else target
+    if t.left is None or t.right is None:
+        raise SearchError(f"the k-bit problem needs asymptotes on both sides; {t.name!r} lacks one")
+    return Problem(t, 2**kbit - 1, interval or t.default_interval(), objective, "pinned", int(kbit))
+
+
+def search(
+    target: Target | str,
+    n_knots: int | None = None,
+    *,
+    kbit: int | None = None,
+    method: str = "optimal",
+    objective: str = "l2",
+    interval: tuple[float, float] | None = None,
+    tails: str = "pinned",
+    seed: int | None = 0,
+    progress: bool = False,
+    **options,
+) -> SearchResult:
+    """Find a PWL approximation of `target`.
+
+    Parameters
+    ----------
+    target : Target or str
+        A target or its name / expression.
+    n_knots : int, optional
+        Number of knots (general problem). Exclusive with `kbit`.
+    kbit : int, optional
+        The k-bit family: 2**k - 1 knots with tails on the asymptotes.
+    method : str
+        A key of `METHODS`.
+    objective : {"l2", "l2-deriv", "max"}
+    interval : (float, float), optional
+        Where the objective is measured; defaults to where f differs from its asymptotes.
+    tails : {"pinned", "slope", "free"}
+    seed : int or None
+        Seed of the method's random generator.
+    progress : bool
+        Show a progress bar (on stderr) for long methods.
+    **options
+        Passed to the method.
+
+    Returns
+    -------
+    SearchResult
+
+    Examples
+    --------
+    >>> r = search("gelu", kbit=2, method="lstsq")
+    >>> r.n_knots
+    3
+    """
+    t = get_target(target) if isinstance(target, str) else target
+    if (n_knots is None) == (kbit is None):
+        raise SearchError("give exactly one of n_knots and kbit")
+    if kbit is not None:
+        problem = kbit_problem(t, kbit, objective=objective, interval=interval)
+    else:
+        problem = Problem(t, n_knots, interval or t.default_interval(), objective, tails)
+    run = _method(method)
+    rng = np.random.default_rng(seed)
+    start = time.perf_counter()
+    pwl, history, info = run(problem, rng, progress=progress, **options)
+    wall = time.perf_counter() - start
+    return SearchResult(
+        pwl=pwl,
+        target=t.expression or t.name,
+        method=method,
+        objective=objective,
+        interval=problem.interval,
+        seed=seed,
+        wall_time_s=wall,
+        metrics=SearchResult.measure(pwl, t, problem.interval),
+        history=[float(h) for h in history],
+        options={**{k: v for k, v in options.items() if _plain(v)}, **info},
+        kbit=problem.kbit,
+        tails=problem.tails,
+    )
+
+
+def _plain(v) -> bool:
+    return isinstance(v, int | float | str | bool | type(None) | list | tuple)

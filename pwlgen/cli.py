@@ -21,6 +21,8 @@ __all__ = ["main", "build_parser", "COMMANDS"]
 COMMANDS = (
     "functions",
     "search",
+    "transform",
+    "plot",
 )
 """Subcommand modules under ``pwlgen.commands``, in the order ``--help`` lists them."""
 
@@ -60,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pwlgen: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `pwlgen functions | head`: the reader left, not an error
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

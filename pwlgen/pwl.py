@@ -162,7 +162,7 @@ class PWL:
         if _is_torch(x):
             import torch
 
-            k = torch.as_tensor(self.knots, dtype=x.dtype, device=x.device)
+            k = torch.tensor(self.knots, dtype=x.dtype, device=x.device)
             return torch.searchsorted(k, x.contiguous(), side="left")
         return np.searchsorted(self.knots, np.asarray(x, dtype=np.float64), side="left")
 
@@ -172,8 +172,8 @@ class PWL:
             import torch
 
             idx = self.segment_index(x)
-            s = torch.as_tensor(self.slopes, dtype=x.dtype, device=x.device)
-            b = torch.as_tensor(self.intercepts, dtype=x.dtype, device=x.device)
+            s = torch.tensor(self.slopes, dtype=x.dtype, device=x.device)
+            b = torch.tensor(self.intercepts, dtype=x.dtype, device=x.device)
             return s[idx] * x + b[idx]
         xa = np.asarray(x, dtype=np.float64)
         idx = self.segment_index(xa)
@@ -190,7 +190,7 @@ class PWL:
         if _is_torch(x):
             import torch
 
-            s = torch.as_tensor(self.slopes, dtype=x.dtype, device=x.device)
+            s = torch.tensor(self.slopes, dtype=x.dtype, device=x.device)
             return s[self.segment_index(x)]
         return self.slopes[self.segment_index(np.asarray(x, dtype=np.float64))]
 
@@ -264,7 +264,8 @@ class PWL:
         if np.any(gap > atol * np.maximum(1.0, np.abs(left))):
             i = int(np.argmax(gap))
             raise PWLError(
-                f"pieces must meet at breakpoint {bp[i]!r}: {left[i]!r} != {right[i]!r}"
+                f"pieces must meet at breakpoint {float(bp[i])!r}: "
+                f"{float(left[i])!r} != {float(right[i])!r}"
             )
         return cls(bp, 0.5 * (left + right), float(s[0]), float(s[-1]))
 

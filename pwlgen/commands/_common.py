@@ -78,7 +78,7 @@ def info(args, text: str) -> None:
 
 
 def progress_enabled(args) -> bool | None:
-    """tqdm's `disable` argument: off under --json/--quiet, else auto (off when not a TTY)."""
+    """Tqdm's `disable` argument: off under --json/--quiet, else auto (off when not a TTY)."""
     if getattr(args, "json", False) or getattr(args, "quiet", False):
         return True
     return None

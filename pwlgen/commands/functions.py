@@ -41,7 +41,8 @@ def cmd_functions(args) -> int:
     width = max(len(r["name"]) for r in rows)
     for name in BUILTINS:
         t = get_target(name)
-        print(f"{name:<{width}}  left {_asym(t.left):<14} right {_asym(t.right):<14} {t.description}")
+        left, right = _asym(t.left), _asym(t.right)
+        print(f"{name:<{width}}  left {left:<14} right {right:<14} {t.description}")
     if ops:
         print()
         for arity, names in ops.items():

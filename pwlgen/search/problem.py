@@ -52,7 +52,9 @@ class Problem:
 
     def __post_init__(self):
         if not isinstance(self.n_knots, int | np.integer) or self.n_knots < 1:
-            raise SearchError(f"the number of knots must be a positive integer, not {self.n_knots!r}")
+            raise SearchError(
+                f"the number of knots must be a positive integer, not {self.n_knots!r}"
+            )
         lo, hi = (float(v) for v in self.interval)
         if not (np.isfinite(lo) and np.isfinite(hi)) or lo >= hi:
             raise SearchError(f"the interval must have lo < hi, both finite, not [{lo}, {hi}]")
@@ -86,7 +88,7 @@ class Problem:
         return asym.slope
 
     def uniform_knots(self) -> np.ndarray:
-        """n knots evenly spaced strictly inside the interval: the default start."""
+        """N knots evenly spaced strictly inside the interval: the default start."""
         return np.linspace(self.lo, self.hi, self.n_knots + 2)[1:-1]
 
 

@@ -1,6 +1,7 @@
 """`python -m pwlgen`: same as the `pwlgen` command."""
 
-from .cli import main
 import sys
+
+from .cli import main
 
 sys.exit(main())

@@ -52,7 +52,9 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, argv,
 def test_unwritable_output_directory_is_exit_2(tmp_path, capsys, monkeypatch):
     # root may write anywhere, so deny write access the way a read-only mount would
     real_access = os.access
-    monkeypatch.setattr(os, "access", lambda p, mode: False if mode == os.W_OK else real_access(p, mode))
+    monkeypatch.setattr(
+        os, "access", lambda p, mode: False if mode == os.W_OK else real_access(p, mode)
+    )
     rc = main(["search", "--method", "lstsq", "-o", str(tmp_path / "out")])
     assert rc == 2
     err = capsys.readouterr().err

@@ -1,0 +1,317 @@
+"""`FixedPWL`: the integer tables of a fixed-point PWL unit and its golden model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import FormatError, ResultFileError
+from .format import Format, _check_rounding, _width, round_shift
+
+__all__ = ["FixedPWL", "FIXED_SCHEMA", "MAX_ACC_BITS"]
+
+FIXED_SCHEMA = 1
+"""Schema version of the ``fixed_pwl`` document."""
+MAX_ACC_BITS = 62
+"""Widest accumulator the int64 golden model computes without overflow."""
+
+# --------------------------------------------------------------------------- FixedPWL
+@dataclass(frozen=True, eq=False)
+class FixedPWL:
+    """Integer tables of a fixed-point piecewise-linear unit and its golden model.
+
+    Parameters
+    ----------
+    function : str
+        Name (or expression) of the target it approximates.
+    in_fmt, out_fmt : Format
+        Input and output formats (text like ``"s3.12"`` is accepted).
+    breakpoints : array_like of int, shape (S-1,)
+        Strictly increasing input codes; the segment of code x is
+        ``np.searchsorted(breakpoints, x, side="right")``, so segment i covers the codes
+        ``[breakpoints[i-1], breakpoints[i] - 1]``.
+    slopes : array_like of int, shape (S,)
+        Slope of each segment with `slope_frac_bits` fraction bits.
+    slope_frac_bits : int
+        Fraction bits of the slopes (may be negative).
+    intercepts : array_like of int, shape (S,)
+        Intercept of each segment with `intercept_frac_bits` fraction bits.
+    intercept_frac_bits : int
+        At most ``acc_frac_bits``.
+    rounding : str
+        One of `ROUNDING`, used by the final shift.
+
+    Raises
+    ------
+    FormatError
+        On inconsistent tables, fraction bits or widths.
+    """
+
+    function: str
+    in_fmt: Format
+    out_fmt: Format
+    breakpoints: np.ndarray
+    slopes: np.ndarray
+    slope_frac_bits: int
+    intercepts: np.ndarray
+    intercept_frac_bits: int
+    rounding: str = "nearest-even"
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        set_(self, "in_fmt", Format.parse(self.in_fmt))
+        set_(self, "out_fmt", Format.parse(self.out_fmt))
+        _check_rounding(self.rounding)
+        for name in ("slope_frac_bits", "intercept_frac_bits"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | np.integer):
+                raise FormatError(f"{name} must be an integer, not {v!r}")
+            set_(self, name, int(v))
+        arrays = {}
+        for name in ("breakpoints", "slopes", "intercepts"):
+            raw = np.asarray(getattr(self, name))
+            if raw.ndim != 1 or (raw.size and not np.issubdtype(raw.dtype, np.integer)):
+                raise FormatError(f"{name} must be a 1-D array of integers, not {raw!r}")
+            arr = raw.astype(np.int64).copy()
+            arr.setflags(write=False)
+            arrays[name] = arr
+            set_(self, name, arr)
+        bp, n = arrays["breakpoints"], arrays["slopes"].size
+        if n < 1 or arrays["intercepts"].size != n or bp.size != n - 1:
+            raise FormatError(
+                f"S segments need S slopes, S intercepts and S-1 breakpoints, not "
+                f"{arrays['slopes'].size}, {arrays['intercepts'].size} and {bp.size}"
+            )
+        if np.any(np.diff(bp) <= 0):
+            raise FormatError(f"breakpoints must be strictly increasing, not {bp.tolist()!r}")
+        if bp.size and (bp[0] <= self.in_fmt.min_code or bp[-1] > self.in_fmt.max_code):
+            raise FormatError(
+                f"breakpoints must lie in ({self.in_fmt.min_code}, {self.in_fmt.max_code}] "
+                f"(input format {self.in_fmt}), not {bp[0]}..{bp[-1]}"
+            )
+        if self.acc_frac_bits < 0:
+            raise FormatError(
+                f"acc_frac_bits (input frac bits + slope_frac_bits) must be >= 0, "
+                f"not {self.acc_frac_bits}"
+            )
+        if self.intercept_frac_bits > self.acc_frac_bits:
+            raise FormatError(
+                f"intercept_frac_bits must be <= acc_frac_bits ({self.acc_frac_bits}), "
+                f"not {self.intercept_frac_bits}"
+            )
+        if self.acc_bits > MAX_ACC_BITS:
+            raise FormatError(
+                f"the accumulator needs {self.acc_bits} bits, more than the "
+                f"{MAX_ACC_BITS} supported"
+            )
+
+    # ------------------------------------------------------------ derived widths
+    @property
+    def acc_frac_bits(self) -> int:
+        """Fraction bits of the accumulator, ``in_fmt.frac_bits + slope_frac_bits``."""
+        return self.in_fmt.frac_bits + self.slope_frac_bits
+
+    @property
+    def intercept_shift(self) -> int:
+        """Left shift aligning an intercept to the accumulator."""
+        return self.acc_frac_bits - self.intercept_frac_bits
+
+    @property
+    def out_shift(self) -> int:
+        """Right shift from the accumulator to the output (negative: a left shift)."""
+        return self.acc_frac_bits - self.out_fmt.frac_bits
+
+    @property
+    def n_segments(self) -> int:
+        """Number of segments S."""
+        return int(self.slopes.size)
+
+    @property
+    def slope_bits(self) -> int:
+        """Two's-complement width holding every slope."""
+        return _width(self.slopes)
+
+    @property
+    def intercept_bits(self) -> int:
+        """Two's-complement width holding every intercept."""
+        return _width(self.intercepts)
+
+    @property
+    def breakpoint_bits(self) -> int:
+        """Width of a breakpoint (the input width)."""
+        return self.in_fmt.bits
+
+    @property
+    def acc_bits(self) -> int:
+        """Two's-complement width holding every accumulator value of every input code.
+
+        Exact: the accumulator is linear on each segment, so its extremes sit at the
+        segment's first and last codes. Computed with Python integers, so that a table
+        whose accumulator would not fit int64 is caught rather than wrapped.
+        """
+        lo, hi = self.segment_bounds()
+        k = self.intercept_shift
+        ends = [int(m) * int(x) + (int(c) << k)
+                for m, c, a, b in zip(self.slopes, self.intercepts, lo, hi, strict=True)
+                for x in (a, b)]
+        top, bottom = max(ends), min(ends)
+        return max(2, top.bit_length() + 1, (~bottom).bit_length() + 1 if bottom < 0 else 1)
+
+    def segment_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """First and last input code of every segment (int64 arrays, shape (S,))."""
+        lo = np.concatenate([[self.in_fmt.min_code], self.breakpoints]).astype(np.int64)
+        hi = np.concatenate([self.breakpoints - 1, [self.in_fmt.max_code]]).astype(np.int64)
+        return lo, hi
+
+    # ------------------------------------------------------------ golden model
+    def segment_index(self, x_codes) -> np.ndarray:
+        """Segment of each input code (int64)."""
+        return np.searchsorted(self.breakpoints, np.asarray(x_codes, dtype=np.int64),
+                               side="right").astype(np.int64)
+
+    def _acc(self, x, seg) -> np.ndarray:
+        return self.slopes[seg] * x + (self.intercepts[seg] << self.intercept_shift)
+
+    def evaluate(self, x_codes) -> np.ndarray:
+        """The golden model: output codes (int64) of input codes, integer-only.
+
+        Parameters
+        ----------
+        x_codes : array_like of int
+            Input codes; must lie in the input format.
+
+        Returns
+        -------
+        numpy.ndarray of int64, same shape
+            ``clip(round_shift(slopes[seg]*x + (intercepts[seg] << k), s), min, max)``
+            with ``seg = searchsorted(breakpoints, x, "right")``.
+
+        Raises
+        ------
+        FormatError
+            When a code lies outside the input format.
+
+        Examples
+        --------
+        >>> fx = FixedPWL("id", "s3.4", "s3.4", [], [1], 0, [0], 0)
+        >>> fx.evaluate([-128, 5, 127]).tolist()
+        [-128, 5, 127]
+        """
+        x = np.asarray(x_codes)
+        if x.size and not np.issubdtype(x.dtype, np.integer):
+            raise FormatError(f"input codes must be integers, not {x.dtype}")
+        x = x.astype(np.int64)
+        if x.size and (x.min() < self.in_fmt.min_code or x.max() > self.in_fmt.max_code):
+            bad = x[(x < self.in_fmt.min_code) | (x > self.in_fmt.max_code)].flat[0]
+            raise FormatError(f"input code {int(bad)} is outside the input format {self.in_fmt}")
+        acc = self._acc(x, self.segment_index(x))
+        s = self.out_shift
+        y = round_shift(acc, s, self.rounding) if s > 0 else acc << -s
+        return np.clip(y, self.out_fmt.min_code, self.out_fmt.max_code)
+
+    __call__ = evaluate
+
+    def evaluate_real(self, x) -> np.ndarray:
+        """Float convenience: quantise reals to input codes (nearest), evaluate, scale back."""
+        return self.out_fmt.to_real(self.evaluate(self.in_fmt.from_real(x)))
+
+    # ------------------------------------------------------------ comparison, files
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FixedPWL):
+            return NotImplemented
+        return (
+            self.function == other.function
+            and self.in_fmt == other.in_fmt
+            and self.out_fmt == other.out_fmt
+            and self.rounding == other.rounding
+            and self.slope_frac_bits == other.slope_frac_bits
+            and self.intercept_frac_bits == other.intercept_frac_bits
+            and np.array_equal(self.breakpoints, other.breakpoints)
+            and np.array_equal(self.slopes, other.slopes)
+            and np.array_equal(self.intercepts, other.intercepts)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.function, self.in_fmt, self.out_fmt, self.slopes.tobytes()))
+
+    def __repr__(self) -> str:
+        return (
+            f"FixedPWL({self.function!r}, {self.in_fmt}->{self.out_fmt}, "
+            f"{self.n_segments} segments, slope {self.slope_bits}b/{self.slope_frac_bits}f, "
+            f"intercept {self.intercept_bits}b/{self.intercept_frac_bits}f, {self.rounding})"
+        )
+
+    def summary(self) -> str:
+        """One line: formats, segments, coefficient widths."""
+        return (
+            f"{self.function}: {self.in_fmt} -> {self.out_fmt}, {self.n_segments} segments, "
+            f"slope {self.slope_bits} bits ({self.slope_frac_bits} frac), intercept "
+            f"{self.intercept_bits} bits ({self.intercept_frac_bits} frac), acc "
+            f"{self.acc_bits} bits, {self.rounding}"
+        )
+
+    def to_dict(self) -> dict:
+        """A ``fixed_pwl`` document (schema 1); formats as text, tables as int lists."""
+        return {
+            "kind": "fixed_pwl",
+            "schema": FIXED_SCHEMA,
+            "function": self.function,
+            "in_fmt": str(self.in_fmt),
+            "out_fmt": str(self.out_fmt),
+            "rounding": self.rounding,
+            "saturation": True,
+            "n_segments": self.n_segments,
+            "breakpoints": self.breakpoints.tolist(),
+            "slopes": self.slopes.tolist(),
+            "slope_frac_bits": self.slope_frac_bits,
+            "intercepts": self.intercepts.tolist(),
+            "intercept_frac_bits": self.intercept_frac_bits,
+            "acc_frac_bits": self.acc_frac_bits,
+            "slope_bits": self.slope_bits,
+            "intercept_bits": self.intercept_bits,
+            "acc_bits": self.acc_bits,
+        }
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> FixedPWL:
+        """Read a ``fixed_pwl`` document; extra keys (a report...) are ignored.
+
+        Raises
+        ------
+        ResultFileError
+            When the document is not a valid ``fixed_pwl`` of a known schema.
+        """
+        if not isinstance(doc, dict) or doc.get("kind") != "fixed_pwl":
+            kind = doc.get("kind") if isinstance(doc, dict) else type(doc).__name__
+            raise ResultFileError(f"not a fixed_pwl document (kind is {kind!r})")
+        if doc.get("schema") != FIXED_SCHEMA:
+            raise ResultFileError(
+                f"unsupported fixed_pwl schema {doc.get('schema')!r} (expected {FIXED_SCHEMA})"
+            )
+        keys = ("function", "in_fmt", "out_fmt", "breakpoints", "slopes", "slope_frac_bits",
+                "intercepts", "intercept_frac_bits", "rounding")
+        missing = [k for k in keys if k not in doc]
+        if missing:
+            raise ResultFileError(f"fixed_pwl document lacks {', '.join(missing)}")
+        try:
+            tables = {}
+            for k in ("breakpoints", "slopes", "intercepts"):
+                v = doc[k]
+                if not isinstance(v, list) or not all(
+                    isinstance(e, int) and not isinstance(e, bool) for e in v
+                ):
+                    raise FormatError(f"{k} must be a list of integers, not {v!r}")
+                tables[k] = np.array(v, dtype=np.int64)
+            fx = cls(
+                function=str(doc["function"]),
+                in_fmt=Format.parse(doc["in_fmt"]),
+                out_fmt=Format.parse(doc["out_fmt"]),
+                slope_frac_bits=doc["slope_frac_bits"],
+                intercept_frac_bits=doc["intercept_frac_bits"],
+                rounding=doc["rounding"],
+                **tables,
+            )
+        except (FormatError, OverflowError) as e:
+            raise ResultFileError(f"bad fixed_pwl document: {e}") from e
+        return fx

@@ -23,6 +23,8 @@ COMMANDS = (
     "search",
     "transform",
     "plot",
+    "quantize",
+    "fit",
 )
 """Subcommand modules under ``pwlgen.commands``, in the order ``--help`` lists them."""
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -294,6 +295,14 @@ def _is_torch(x) -> bool:
 
 
 # ---------------------------------------------------------------------- metrics
+@lru_cache(maxsize=8)
+def _leggauss(order: int) -> tuple[np.ndarray, np.ndarray]:
+    t, w = np.polynomial.legendre.leggauss(order)
+    t.setflags(write=False)
+    w.setflags(write=False)
+    return t, w
+
+
 def gauss_legendre_pieces(
     breaks: np.ndarray, order: int = _QUAD_ORDER
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -301,7 +310,7 @@ def gauss_legendre_pieces(
 
     Returns flat arrays (nodes, weights) of length ``order * (len(breaks) - 1)``.
     """
-    t, w = np.polynomial.legendre.leggauss(order)
+    t, w = _leggauss(order)
     a, b = breaks[:-1, None], breaks[1:, None]
     half = 0.5 * (b - a)
     nodes = (a + b) * 0.5 + half * t[None, :]

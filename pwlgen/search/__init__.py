@@ -30,6 +30,13 @@ __all__ = [
 
 METHODS: dict[str, str] = {
     "lstsq": "Fit values on given (default: uniform) knots by exact least squares.",
+    "optimal": "Multi-start BFGS over the knots, best values solved inside (our best).",
+    "sa": "Simulated annealing over the knots (Approx-BP), batched over parallel chains.",
+    "sgd": "Gradient descent (Adam or SGD+momentum) in torch over knots and values.",
+    "minimax": "Breakpoints and values minimising the grid max |err| (an LP inside).",
+    "curvature": "Breakpoints at equal shares of the integrated curvature^(1/2) (Li et al.).",
+    "uniform": "Evenly spaced breakpoints, least-squares values (baseline).",
+    "rl": "PPO agent places the breakpoints left to right (ISOCC 2023; needs the [rl] extra).",
 }
 """Method name -> one-line description; the module ``pwlgen.search.<name>`` holds ``run``."""
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from ..pwl import PWL, l2_deriv_error, l2_error, max_error
 from .problem import Problem
 
-__all__ = ["OBJECTIVES", "objective_value"]
+__all__ = ["OBJECTIVES", "OBJECTIVE_HELP", "objective_value", "knot_objective"]
 
 
 def _l2(pwl: PWL, p: Problem) -> float:
@@ -33,3 +33,21 @@ OBJECTIVES: dict[str, Callable[[PWL, Problem], float]] = {
 def objective_value(pwl: PWL, problem: Problem) -> float:
     """The problem's objective evaluated on `pwl`."""
     return OBJECTIVES[problem.objective](pwl, problem)
+
+
+OBJECTIVE_HELP: dict[str, str] = {
+    "l2": "int (f - h)^2 over the interval: function space, Approx-BP's objective",
+    "l2-deriv": "int (f' - h')^2 over the interval: the step function h' vs f' (Few-Bit's)",
+    "max": "max |f - h| over the interval (minimax)",
+}
+"""Objective name -> one line for help texts and docs."""
+
+
+def knot_objective(problem: Problem, knots) -> float:
+    """The reduced objective: the problem's objective at the best values for `knots`.
+
+    The values come from the inner solve of the objective (`pwlgen.search.inner`).
+    """
+    from .inner import best_values
+
+    return objective_value(best_values(problem, knots), problem)

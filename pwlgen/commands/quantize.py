@@ -1,0 +1,99 @@
+"""`pwlgen quantize`: a fixed-point PWL (integer tables) from a search result or a function."""
+
+from __future__ import annotations
+
+from ..errors import ResultFileError, SearchError
+from ..fixedpoint import ROUNDING, design, error_report, quantize
+from ..io import load
+from ._common import add_command, info, print_json, resolve_output, write_doc
+
+__all__ = ["register", "cmd_quantize"]
+
+
+def register(sub) -> None:
+    """Add the subcommand."""
+    p = add_command(
+        sub, "quantize", cmd_quantize,
+        help="quantise a PWL (or design one) to integer tables and report its error",
+        description=(
+            "Turn a search result's PWL into a fixed_pwl file (integer breakpoints, slopes and "
+            "intercepts; the golden model of the hardware), or with --fn design one directly: "
+            "the fewest segments with every input code within --max-error-lsb of the true "
+            "function (1 = faithful), then the narrowest coefficients. Prints the error report "
+            "measured over every input code."
+        ),
+        example="pwlgen quantize --fn sigmoid --in s3.12 --out u0.16 -o results/",
+    )
+    p.add_argument("result", nargs="?", metavar="RESULT",
+                   help="a search_result file whose PWL is quantised")
+    p.add_argument("--fn", help="design for this function instead (a name or an expression); "
+                                "with RESULT: the true function to approach (default: its target)")
+    p.add_argument("--in", dest="in_fmt", metavar="FMT",
+                   help="input format like s3.12 (default per function, 16 bits)")
+    p.add_argument("--out", dest="out_fmt", metavar="FMT",
+                   help="output format like s3.12 (default per function, 16 bits)")
+    goal = p.add_mutually_exclusive_group()
+    goal.add_argument("--max-error-lsb", type=float, default=1.0,
+                      help="error target in output LSBs (1 = faithful)")
+    goal.add_argument("--segments", type=int,
+                      help="with --fn: at most N segments, max error as small as they allow")
+    p.add_argument("--rounding", default="nearest-even", choices=ROUNDING,
+                   help="rounding of the final shift")
+    p.add_argument("-o", "--output-dir", dest="out", default="results",
+                   help="output directory, or a file path ending in .yaml/.yml/.json")
+    p.add_argument("--json", action="store_true",
+                   help="print exactly one JSON document on stdout (text goes to stderr)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no summary")
+
+
+def cmd_quantize(args) -> int:
+    """Design or quantise, write the fixed_pwl file with its report, print the report."""
+    pwl = None
+    if args.result is not None:
+        from ..search import SearchResult
+
+        doc = load(args.result)
+        if doc.get("kind") != "search_result":
+            raise ResultFileError(
+                f"{args.result!r} is not a search_result file (kind is {doc.get('kind')!r})"
+            )
+        result = SearchResult.from_dict(doc)
+        if args.segments is not None:
+            raise SearchError("--segments needs --fn (a search result fixes the segments)")
+        fn = args.fn or result.target
+        pwl = result.pwl
+        fixed = quantize(pwl, args.in_fmt, args.out_fmt, rounding=args.rounding, target=fn,
+                         max_error_lsb=args.max_error_lsb, interval=result.interval)
+    elif args.fn is not None:
+        fn = args.fn
+        fixed = design(fn, args.in_fmt, args.out_fmt, max_error_lsb=args.max_error_lsb,
+                       n_segments=args.segments, rounding=args.rounding)
+    else:
+        raise SearchError("give a search result file or --fn NAME")
+    report = error_report(fixed, fn, pwl=pwl, max_error_lsb=args.max_error_lsb)
+    doc = {**fixed.to_dict(), "report": report,
+           "source": args.result if args.result is not None else None}
+    stem = fixed.function if fixed.function.isidentifier() else "expr"
+    path = resolve_output(args.out, f"{stem}_{fixed.in_fmt}_{fixed.out_fmt}")
+    write_doc(doc, path)
+    if args.json:
+        print_json({**doc, "path": str(path)})
+    else:
+        info(args, f"{fixed.summary()}  -> {path}")
+        info(args, _report_line(report))
+    return 0
+
+
+def _report_line(report: dict) -> str:
+    line = (
+        f"  max |error| {report['max_err_lsb']:.4f} LSB ({report['max_err_abs']:.3g}) at "
+        f"x={report['worst_x']:g}, mean {report['mean_err_lsb']:.4f} LSB, "
+        f"{report['n_exceed']} of {report['codes']} codes above {report['max_error_lsb']:g} LSB"
+        f"{' (faithful)' if report['faithful'] else ''}"
+    )
+    vs = report.get("vs_pwl")
+    if vs:
+        line += f"\n  vs the float PWL: max {vs['max_err_lsb']:.4f} LSB, mean " \
+                f"{vs['mean_err_lsb']:.4f} LSB"
+    return line
+

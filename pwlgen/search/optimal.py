@@ -1,0 +1,200 @@
+"""`optimal`: multi-start quasi-Newton over the knots with the inner solve inside.
+
+Variable projection: for given knots the best values come from the inner solve
+(`pwlgen.search.inner`), so the search runs over the knots alone, on the reduced objective
+J(knots). The knots are reparametrised so that they stay sorted and inside the interval
+whatever the optimiser does: with ``u = (0, z_1..z_n)`` and ``g = softmax(u)``,
+``x_i = lo + (hi - lo) * (g_0 + ... + g_{i-1})``, i.e. the n + 1 gaps are positive and
+fill [lo, hi]. For ``l2`` and ``l2-deriv`` the exact gradient of J is known in closed form
+(`pwlgen.search.inner.knot_gradient`), and BFGS converges in a few dozen steps from each
+start. Starts: uniform knots, knots at the quantiles of ``|f''|**0.4`` (the asymptotic
+L2-optimal density), and knots at random quantiles of it. For ``max`` (not
+smooth) the L2-optimal knots are polished with Nelder-Mead on the LP minimax value.
+
+Reference: the objective and the k-bit problem are those of Approx-BP, Yang et al.,
+"Reducing Fine-Tuning Memory Overhead by Approximate and Memory-Sharing Backpropagation",
+ICML 2024 (ReGELU2 / ReSiLU2); variable projection is Golub & Pereyra, SIAM J. Numer.
+Anal. 10 (1973).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy.optimize import minimize
+from tqdm.auto import tqdm
+
+from ..pwl import PWL
+from .inner import (
+    batch_objective,
+    best_values,
+    check_options,
+    curvature_knots,
+    positive_float,
+    positive_int,
+    reduced,
+    sanitize_knots,
+    solve_max,
+)
+from .objectives import objective_value
+from .problem import Problem
+
+__all__ = ["run", "DEFAULTS"]
+
+DEFAULTS = {
+    "starts": 4,  # uniform + curvature + the (starts - 2) best of the random pool
+    "pool": 256,  # random candidate starts, ranked by their objective (batched)
+    "maxiter": 200,  # BFGS iterations per start
+    "gtol": 1e-10,  # on the gradient norm, relative to the start's objective
+    "polish": 150,  # Nelder-Mead evaluations for the max objective
+    "knots": None,  # an extra start given by the user
+}
+
+
+def _to_knots(z: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+    """Knots from the unconstrained parameters, and their Jacobian dknots/dz."""
+    u = np.concatenate([[0.0], z])
+    e = np.exp(u - u.max())
+    g = e / e.sum()
+    cum = np.cumsum(g)[:-1]  # C_i = g_0 + ... + g_{i-1}, i = 1..n
+    span = hi - lo
+    n = z.size
+    # dC_i/du_m = g_m ([m < i+1] - C_i); drop m = 0 (fixed)
+    m = np.arange(1, n + 1)
+    ind = (m[None, :] <= np.arange(n)[:, None]).astype(float)
+    jac = span * g[1:][None, :] * (ind - cum[:, None])
+    return lo + span * cum, jac
+
+
+def _to_params(knots: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    gaps = np.diff(np.concatenate([[lo], knots, [hi]]))
+    gaps = np.maximum(gaps, 1e-9 * (hi - lo))
+    u = np.log(gaps)
+    return u[1:] - u[0]
+
+
+def _descend(problem: Problem, start: np.ndarray, maxiter: int, gtol: float, trace: list):
+    lo, hi = problem.interval
+    z0 = _to_params(start, lo, hi)
+
+    def fun(z):
+        k, jac = _to_knots(z, lo, hi)
+        if np.any(np.diff(k) <= 0):  # gaps below float resolution
+            k = sanitize_knots(problem, k, 1e-12 * (hi - lo))
+        val, grad = reduced(problem, k)
+        trace.append(val)
+        return val, jac.T @ grad
+
+    f0 = fun(z0)[0]
+    seen: list[float] = []
+
+    def stall(intermediate_result):
+        # BFGS's own gtol rarely fires at machine precision: stop when 10 steps gained
+        # less than `gtol` relative
+        seen.append(float(intermediate_result.fun))
+        if len(seen) > 10 and seen[-11] - seen[-1] <= gtol * abs(seen[-1]):
+            raise StopIteration
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = minimize(fun, z0, jac=True, method="BFGS", callback=stall,
+                       options={"maxiter": maxiter, "gtol": 1e-12 * max(f0, 1e-300) ** 0.5})
+    k = _to_knots(res.x, lo, hi)[0]
+    return sanitize_knots(problem, k, 1e-12 * (hi - lo)), int(res.nit)
+
+
+def _polish_max(problem: Problem, start: np.ndarray, evals: int, trace: list) -> np.ndarray:
+    lo, hi = problem.interval
+
+    def fun(z):
+        k = sanitize_knots(problem, _to_knots(z, lo, hi)[0], 1e-9 * (hi - lo))
+        val = solve_max(problem, k, grid=1001, with_error=True)[1]
+        trace.append(val)
+        return val
+
+    z0 = _to_params(start, lo, hi)
+    res = minimize(fun, z0, method="Nelder-Mead",
+                   options={"maxfev": evals, "xatol": 1e-7, "fatol": 1e-12})
+    return sanitize_knots(problem, _to_knots(res.x, lo, hi)[0], 1e-9 * (hi - lo))
+
+
+def run(problem: Problem, rng: np.random.Generator, *, progress: bool = False,
+        **options) -> tuple[PWL, list[float], dict]:
+    """Multi-start BFGS over the knots (variable projection), the best result of all starts.
+
+    Parameters
+    ----------
+    problem : Problem
+    rng : numpy.random.Generator
+        Draws the random starts.
+    progress : bool
+        Show a progress bar over the starts (stderr).
+    **options
+        ``starts`` (int, default 4: uniform, curvature-based, then the best of ``pool``
+        random candidates, default 256), ``maxiter``
+        (BFGS iterations per start, 200), ``gtol`` (relative gradient tolerance, 1e-10),
+        ``polish`` (Nelder-Mead evaluations for ``max``, 150), ``knots`` (an extra start).
+
+    Returns
+    -------
+    pwl : PWL
+    history : list of float
+        Best objective so far after every objective evaluation.
+    info : dict
+        ``starts``, ``iterations``, ``best_start``, ``evaluations``.
+
+    Raises
+    ------
+    SearchError
+        On an unknown or invalid option.
+    """
+    opt = check_options("optimal", options, DEFAULTS)
+    starts = positive_int("optimal", "starts", opt["starts"])
+    maxiter = positive_int("optimal", "maxiter", opt["maxiter"])
+    gtol = positive_float("optimal", "gtol", opt["gtol"])
+    polish = positive_int("optimal", "polish", opt["polish"], minimum=0)
+    pool_size = positive_int("optimal", "pool", opt["pool"])
+    lo, hi = problem.interval
+    n = problem.n_knots
+
+    smooth = problem.objective if problem.objective != "max" else "l2"
+    sub = Problem(problem.target, n, problem.interval, smooth, problem.tails, problem.kbit)
+    inits = [problem.uniform_knots(), curvature_knots(problem)]
+    if opt["knots"] is not None:
+        from .lstsq import run as _check  # same validation as lstsq's given knots
+
+        _check(problem, rng, knots=opt["knots"])
+        inits.insert(0, np.asarray(opt["knots"], dtype=np.float64))
+    want = starts + (opt["knots"] is not None)
+    if len(inits) < want:
+        # random quantiles of the curvature density (uniform draws in x waste most starts on
+        # the flat tails, e.g. SiLU on +-38); the best of a batched pool go on to BFGS
+        pool = np.stack([curvature_knots(problem, q=rng.uniform(0.0, 1.0, n))
+                         for _ in range(max(pool_size, want))])
+        vals = np.concatenate([batch_objective(sub, chunk) for chunk in np.array_split(
+            pool, max(1, len(pool) // 32))])
+        inits.extend(pool[np.argsort(vals, kind="stable")[: want - len(inits)]])
+    inits = inits[:want]
+
+    trace: list[float] = []
+    best, best_val, best_i, iters = None, np.inf, -1, 0
+    bar = tqdm(inits, desc="optimal", unit="start", disable=(not progress) or None, leave=False)
+    for i, start in enumerate(bar):
+        k, nit = _descend(sub, sanitize_knots(problem, start), maxiter, gtol, trace)
+        iters += nit
+        val = objective_value(best_values(sub, k), sub)
+        if val < best_val:
+            best, best_val, best_i = k, val, i
+    bar.close()
+    if problem.objective == "max":
+        trace_max: list[float] = []
+        cands = [best] + ([_polish_max(problem, best, polish, trace_max)] if polish else [])
+        vals = [objective_value(best_values(problem, c), problem) for c in cands]
+        best = cands[int(np.argmin(vals))]
+        trace = trace_max or [vals[0]]  # the l2 trace measured something else
+    pwl = best_values(problem, best)
+    history = np.minimum.accumulate(np.asarray(trace, dtype=float)).tolist() if trace else []
+    info = {"starts": len(inits), "iterations": iters, "best_start": best_i,
+            "evaluations": len(trace)}
+    return pwl, history, info

@@ -1,0 +1,186 @@
+"""`rl`: a PPO agent places the breakpoints of a range fit (ISOCC 2023).
+
+The agent is stable-baselines3's PPO on `rl_env.BreakpointEnv` (points placed left to
+right, curvature step reward, clustering penalty, final reward from the fit's mean and max
+error). The result is the best *deterministic* rollout seen during training (an evaluation
+callback scores the current policy every ``eval_freq`` steps on the full 0.001 grid), not
+the last policy. The trained policy can be saved (``policy_out``) and reloaded
+(``policy``) to continue training or, with ``timesteps=0``, just to roll it out.
+
+Paper: "Automated Generation of Piecewise Linear Approximations for Nonlinear Activation
+Functions via Curvature-based Reinforcement Learning", ISOCC 2023.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SearchError
+from ..io import atomic_write
+from ..pwl import PWL
+from .problem import Problem
+from .rangefit import DEFAULT_STEP, fit_values, grid_metrics, range_knots, range_options
+
+__all__ = ["run", "rollout"]
+
+
+def _sb3():
+    try:
+        import stable_baselines3
+        from stable_baselines3.common.callbacks import BaseCallback
+    except ImportError as e:  # pragma: no cover - the [rl] extra is missing
+        raise SearchError(
+            "the rl method needs stable-baselines3 and gymnasium: pip install 'pwlgen[rl]'"
+        ) from e
+    return stable_baselines3, BaseCallback
+
+
+def rollout(model, env) -> list[float]:
+    """The interior points of one deterministic episode of `model` in `env`."""
+    obs, _ = env.reset(seed=0)
+    info: dict = {}
+    done = False
+    while not done:
+        action, _ = model.predict(obs, deterministic=True)
+        obs, _, terminated, truncated, info = env.step(action)
+        done = terminated or truncated
+    return list(info["points"])
+
+
+def run(
+    problem: Problem,
+    rng: np.random.Generator,
+    *,
+    progress: bool = False,
+    points: int | None = None,
+    timesteps: int = 300_000,
+    policy: str | None = None,
+    policy_out: str | None = None,
+    eval_freq: int | None = None,
+    env_step: float = 0.01,
+    step: float = DEFAULT_STEP,
+    n_steps: int = 512,
+    batch_size: int = 64,
+    learning_rate: float = 1e-3,
+    log_std_init: float = -1.0,
+    convention: str = "pwlgen",
+) -> tuple[PWL, list[float], dict]:
+    """Train (or load) a PPO policy and return the best deterministic placement.
+
+    Parameters
+    ----------
+    points : int, optional
+        Number of interior points (``problem.n_knots - 2``); implied by a slope-tailed
+        problem when omitted.
+    timesteps : int, >= 0
+        PPO environment steps (0 with `policy`: only roll the loaded policy out).
+    policy : str, optional
+        A saved policy (``.zip``) to start from.
+    policy_out : str, optional
+        Where to save the trained policy (``.zip``).
+    eval_freq : int, optional
+        Steps between deterministic evaluations (default: timesteps / 50, at least one
+        rollout batch of ``n_steps``).
+    env_step, step : float
+        Grid step of the training reward and of the evaluation / final fit.
+    n_steps, batch_size, learning_rate
+        PPO hyper-parameters.
+    log_std_init : float
+        Initial log standard deviation of the Gaussian policy: -1 (std 0.37) explores
+        around the mean inside the [-1, 1] action box instead of mostly hitting its ends;
+        with the higher learning rate it learns within a few thousand steps.
+    convention : str
+        Recorded in the result.
+
+    Returns
+    -------
+    (PWL, history, info)
+        history: the best paper score after each evaluation.
+    """
+    sb3, BaseCallback = _sb3()
+    import torch
+    from tqdm.auto import tqdm
+
+    from .rl_env import BreakpointEnv
+
+    n = problem.n_knots
+    if points is None and problem.tails == "slope" and n >= 3:
+        points = n - 2
+    if points is None or points != n - 2 or problem.tails != "slope" or points < 1:
+        raise SearchError(
+            "rl places the interior points of a range fit: give points=N with a "
+            f"slope-tailed problem of N + 2 knots (got points={points!r}, {n} knots, "
+            f"tails {problem.tails!r})"
+        )
+    if not isinstance(timesteps, int | np.integer) or timesteps < 0:
+        raise SearchError(f"timesteps must be a non-negative integer, not {timesteps!r}")
+    if timesteps == 0 and policy is None:
+        raise SearchError("timesteps=0 needs a policy to roll out (--policy FILE)")
+    if policy is not None and not Path(policy).is_file():
+        raise SearchError(f"no policy file at {policy!r}")
+    env = BreakpointEnv(problem.target, points, problem.interval, step=env_step)
+    eval_env = BreakpointEnv(problem.target, points, problem.interval, step=env_step)
+    seed = int(rng.integers(2**31 - 1))
+    eval_freq = int(eval_freq or max(n_steps, timesteps // 50))
+
+    state = {"best": None, "score": np.inf, "at": 0, "history": []}
+
+    def evaluate(model, at: int) -> None:
+        p = rollout(model, eval_env)
+        s = eval_env.score(p, step)  # judged on the final grid, not the training one
+        if s < state["score"]:
+            state.update(best=p, score=s, at=at)
+        state["history"].append(state["score"])
+
+    class _BestRollout(BaseCallback):
+        def __init__(self, bar):
+            super().__init__()
+            self.bar = bar
+            self.last = 0
+
+        def _on_step(self) -> bool:
+            self.bar.update(self.num_timesteps - self.bar.n)
+            if self.num_timesteps - self.last >= eval_freq:
+                self.last = self.num_timesteps
+                evaluate(self.model, self.num_timesteps)
+                self.bar.set_postfix(best=f"{state['score']:.4g}")
+            return True
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny MLP: threads only contend
+    try:
+        if policy is not None:
+            model = sb3.PPO.load(policy, env=env, device="cpu", seed=seed)
+        else:
+            model = sb3.PPO("MlpPolicy", env, n_steps=n_steps, batch_size=batch_size,
+                            learning_rate=learning_rate, seed=seed, device="cpu", verbose=0,
+                            policy_kwargs={"log_std_init": float(log_std_init)})
+        evaluate(model, 0)
+        if timesteps:
+            with tqdm(total=timesteps, desc="rl (PPO)", disable=None if progress else True,
+                      leave=False) as bar:
+                model.learn(total_timesteps=int(timesteps), callback=_BestRollout(bar),
+                            reset_num_timesteps=policy is None)
+            evaluate(model, int(timesteps))
+        if policy_out:
+            buf = io.BytesIO()
+            model.save(buf)
+            atomic_write(policy_out, buf.getvalue())
+    finally:
+        torch.set_num_threads(threads)
+    best = np.asarray(state["best"])
+    pwl = fit_values(problem, range_knots(best, problem.interval), step)
+    info = {
+        "timesteps": int(timesteps),
+        "best_at_step": int(state["at"]),
+        "evaluations": len(state["history"]),
+        "policy_file": str(policy_out) if policy_out else None,
+        "policy_loaded": str(policy) if policy else None,
+        "rl_seed": seed,
+        "grid_metrics": grid_metrics(pwl, problem.target, problem.interval, step),
+        **range_options(problem.interval, points, convention, step),
+    }
+    return pwl, list(state["history"]), info

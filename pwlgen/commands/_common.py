@@ -22,7 +22,16 @@ __all__ = [
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Show defaults and keep the example paragraphs as written."""
+    """Show defaults and keep the example paragraphs as written.
+
+    A default of None, False, or one the help text already states, is not repeated.
+    """
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in text:
+            return text
+        return super()._get_help_string(action)
 
 
 def add_command(sub, name: str, func, help: str, description: str, example: str):

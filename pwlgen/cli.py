@@ -24,6 +24,9 @@ COMMANDS = (
     "transform",
     "plot",
     "quantize",
+    "emit_verilog",
+    "verify",
+    "synth",
     "fit",
 )
 """Subcommand modules under ``pwlgen.commands``, in the order ``--help`` lists them."""

@@ -21,11 +21,18 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
 	touch $@
 
-# System packages, only when missing (Icarus Verilog for the cocotb benches).
+# System packages, only when missing: Icarus Verilog for the cocotb benches, and the
+# PostgreSQL server for the shared-database tests of activation discovery.
+APT = $$(command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo) env DEBIAN_FRONTEND=noninteractive apt-get
 sysdeps:
-	@command -v iverilog >/dev/null 2>&1 || { \
-	    SUDO=$$(command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo); \
-	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq iverilog; }
+	@missing=""; \
+	command -v iverilog >/dev/null 2>&1 || missing="$$missing iverilog"; \
+	{ command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } \
+	    || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    $(APT) update -qq && $(APT) install -y -qq $$missing; \
+	fi
 
 test: setup sysdeps
 	$(PY) -m pytest -q

@@ -27,6 +27,7 @@ COMMANDS = (
     "emit_verilog",
     "verify",
     "synth",
+    "discover",
     "fit",
 )
 """Subcommand modules under ``pwlgen.commands``, in the order ``--help`` lists them."""

@@ -1,0 +1,353 @@
+"""Hardware-faithful PWL activation: forward computes exactly what the emitted unit computes.
+
+Forward, per element (the `pwlgen.fixedpoint.FixedPWL` golden model between a quantiser
+and a dequantiser):
+
+1. ``x_code = clip(round_half_even(x * 2**in_frac), in_min, in_max)`` (x upcast to fp32,
+   exact for fp16 / bf16 / fp32 inputs);
+2. ``seg = #{breakpoints <= x_code}`` (``searchsorted(..., "right")``);
+3. ``acc = slopes[seg] * x_code + (intercepts[seg] << (acc_frac - intercept_frac))``;
+4. ``y_code = clip(round_shift(acc, acc_frac - out_frac, rounding), out_min, out_max)``;
+5. ``y = float32(y_code) * 2**-out_frac``, stored in x's dtype.
+
+So ``y * 2**out_frac == FixedPWL.evaluate(in_fmt.from_real(x))`` bit for bit whenever the
+output format fits the float's mantissa (<= 24 bits for fp32; fp16 / bf16 outputs are that
+value rounded to the dtype).
+
+Backward, selectable:
+
+- ``"slope"``: ``grad * slopes[seg] * 2**-slope_frac`` (the slope of the unit's segment,
+  the quantisers passed straight through); saves only the packed segment index,
+  ``ceil(b*n/8)`` bytes with b the smallest of 1, 2, 4, 8 bits holding the segment count
+  (at most 256 segments);
+- ``"ste"``: ``grad * f'(x)``, f the unit's target function: the whole unit is a
+  straight-through stand-in for f. Saves x.
+
+NaN in gives NaN out; a NaN is quantised as the smallest input code (segment 0).
++-inf saturate to the end codes.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+
+import numpy as np
+import torch
+
+from .kbit_act import (
+    _backward_impl,
+    _check_dtype,
+    _grid,
+    torch_function,
+    triton,
+    use_triton,
+)
+from .reference import OpError, pack_codes, packed_size
+
+if triton is not None:
+    import triton.language as tl
+
+    from .kbit_act import _GROUPS, _store_codes
+else:  # pragma: no cover
+    _GROUPS = 256
+
+__all__ = ["BACKWARD_MODES", "fixed_spec", "load_fixed", "pwl_activation", "pwl_forward_reference"]
+
+BACKWARD_MODES = ("slope", "ste")
+_ROUNDING_IDS = {"nearest-even": 0, "nearest-away": 1, "truncate": 2}
+_MAX_SEGMENTS = 256
+
+
+def _seg_bits(n_segments: int) -> int:
+    for b in (1, 2, 4, 8):
+        if n_segments <= 2**b:
+            return b
+    raise OpError(
+        f"the slope backward packs at most {_MAX_SEGMENTS} segments (8 bits), not {n_segments}; "
+        "use backward='ste'"
+    )
+
+
+def fixed_spec(fixed) -> dict:
+    """The op arguments of a `FixedPWL`: integer tables, a ``spec`` int list, grad slopes.
+
+    Raises
+    ------
+    TypeError
+        When `fixed` is not a FixedPWL.
+    """
+    from ..fixedpoint import FixedPWL
+
+    if not isinstance(fixed, FixedPWL):
+        raise TypeError(f"fixed must be a FixedPWL, not {type(fixed).__name__}")
+    s = fixed.n_segments
+    bits = _seg_bits(s) if s <= _MAX_SEGMENTS else 8
+    spec = [
+        fixed.in_fmt.frac_bits, fixed.in_fmt.min_code, fixed.in_fmt.max_code,
+        fixed.intercept_shift, fixed.out_shift, fixed.out_fmt.frac_bits,
+        fixed.out_fmt.min_code, fixed.out_fmt.max_code, _ROUNDING_IDS[fixed.rounding], bits,
+    ]
+    grad_slopes = [math.ldexp(float(v), -fixed.slope_frac_bits) for v in fixed.slopes]
+    grad_slopes += [0.0] * (2**bits - len(grad_slopes))
+    return {
+        "breakpoints": [int(v) for v in fixed.breakpoints],
+        "slopes": [int(v) for v in fixed.slopes],
+        "intercepts": [int(v) for v in fixed.intercepts],
+        "spec": spec,
+        "grad_slopes": grad_slopes,
+        "fn": fixed.function,
+    }
+
+
+# ---------------------------------------------------------------------------------- reference
+def _quantize_codes(x: torch.Tensor, in_frac: int, in_min: int, in_max: int) -> torch.Tensor:
+    xd = x.double()
+    xd = torch.where(torch.isnan(xd), float("-inf"), xd)  # NaN -> smallest code
+    scaled = torch.round(torch.ldexp(xd, torch.tensor(float(in_frac))))  # half to even
+    return scaled.clamp(-(2.0**62), 2.0**62).to(torch.int64).clamp(in_min, in_max)
+
+
+def pwl_forward_reference(x: torch.Tensor, fixed) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reference forward through ``FixedPWL.evaluate`` itself: ``(y, segment index)``."""
+    codes = _quantize_codes(x, fixed.in_fmt.frac_bits, fixed.in_fmt.min_code,
+                            fixed.in_fmt.max_code)
+    c = codes.cpu().numpy().reshape(-1)
+    y_code = torch.from_numpy(np.asarray(fixed.evaluate(c), dtype=np.int64))
+    seg = torch.from_numpy(fixed.segment_index(c))
+    y = torch.ldexp(y_code.double(), torch.tensor(float(-fixed.out_fmt.frac_bits)))
+    y = y.float().reshape(x.shape).to(device=x.device, dtype=x.dtype)
+    y = torch.where(torch.isnan(x), torch.full_like(y, float("nan")), y)
+    return y, seg.reshape(x.shape).to(x.device)
+
+
+def _reference_impl(x, breakpoints, slopes, intercepts, spec):
+    in_frac, in_min, in_max, ishift, oshift, out_frac, out_min, out_max, rnd, _ = spec
+    xc = _quantize_codes(x, in_frac, in_min, in_max).reshape(-1)
+    dev = str(x.device)
+    if breakpoints:
+        seg = torch.searchsorted(_int_table(tuple(breakpoints), dev), xc, right=True)
+    else:
+        seg = torch.zeros_like(xc)
+    s, b = _int_table(tuple(slopes), dev), _int_table(tuple(intercepts), dev)
+    acc = s[seg] * xc + (b[seg] << ishift)
+    if oshift > 0:
+        q = acc >> oshift
+        if rnd != 2:
+            rem = acc - (q << oshift)
+            half = 1 << (oshift - 1)
+            tie = (q & 1) == 1 if rnd == 0 else acc >= 0
+            q = q + ((rem > half) | ((rem == half) & tie)).to(torch.int64)
+        y_code = q
+    else:
+        y_code = acc << (-oshift)
+    y_code = y_code.clamp(out_min, out_max)
+    y = (y_code.double() * math.ldexp(1.0, -out_frac)).float().reshape(x.shape).to(x.dtype)
+    y = torch.where(torch.isnan(x), torch.full_like(y, float("nan")), y)
+    return y, seg
+
+
+# ---------------------------------------------------------------------------------- kernel
+if triton is not None:
+
+    @triton.jit
+    def _pwl_act_fwd_kernel(
+        X_ptr, Y_ptr, P_ptr, BP_ptr, S_ptr, I_ptr, n_elements, n_bytes,
+        in_scale, in_min, in_max, out_lsb, out_min, out_max,
+        N_BP: tl.constexpr, ISHIFT: tl.constexpr, OSHIFT: tl.constexpr, ROUND: tl.constexpr,
+        SEG_BITS: tl.constexpr, SAVE_SEG: tl.constexpr, GROUPS: tl.constexpr,
+    ):
+        pid = tl.program_id(0).to(tl.int64)
+        grp = pid * GROUPS + tl.arange(0, GROUPS).to(tl.int64)
+        lane = tl.arange(0, 8)
+        offs = grp[:, None] * 8 + lane[None, :]
+        mask = offs < n_elements
+        x = tl.load(X_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+        is_nan = x != x
+        # quantise: x * 2**in_frac is exact in fp32; round half to even via floor
+        s = tl.where(is_nan, float("-inf"), x) * in_scale
+        f = tl.floor(s)
+        d = s - f
+        odd = (f - 2.0 * tl.floor(f * 0.5)) == 1.0
+        r = f + tl.where((d > 0.5) | ((d == 0.5) & odd), 1.0, 0.0)
+        r = tl.minimum(tl.maximum(r, -4.611686018427388e18), 4.611686018427388e18)
+        xc = r.to(tl.int64)
+        xc = tl.minimum(tl.maximum(xc, in_min), in_max)
+        # segment = number of breakpoints <= x_code (searchsorted right)
+        seg = tl.zeros([GROUPS, 8], dtype=tl.int64)
+        for i in tl.static_range(N_BP):
+            seg += (xc >= tl.load(BP_ptr + i)).to(tl.int64)
+        acc = tl.load(S_ptr + seg) * xc + (tl.load(I_ptr + seg) << ISHIFT)
+        # the golden model's final shift: floor, nearest-even or nearest-away
+        if OSHIFT > 0:
+            q = acc >> OSHIFT
+            if ROUND != 2:
+                rem = acc - (q << OSHIFT)
+                half = tl.full([GROUPS, 8], 1, tl.int64) << (OSHIFT - 1)
+                if ROUND == 0:
+                    tie = (q & 1) == 1
+                else:
+                    tie = acc >= 0
+                q = q + ((rem > half) | ((rem == half) & tie)).to(tl.int64)
+            yc = q
+        elif OSHIFT < 0:
+            yc = acc << (-OSHIFT)
+        else:
+            yc = acc
+        yc = tl.minimum(tl.maximum(yc, out_min), out_max)
+        y = yc.to(tl.float32) * out_lsb
+        y = tl.where(is_nan, float("nan"), y)
+        tl.store(Y_ptr + offs, y.to(Y_ptr.dtype.element_ty), mask=mask)
+        if SAVE_SEG:
+            _store_codes(P_ptr, grp, tl.where(mask, seg, 0), n_bytes, SEG_BITS)
+
+
+def _forward_impl(x, breakpoints, slopes, intercepts, spec, save_seg):
+    in_frac, in_min, in_max, ishift, oshift, out_frac, out_min, out_max, rnd, bits = spec
+    xc = x.contiguous()
+    n = xc.numel()
+    nbytes = packed_size(n, bits) if save_seg else 0
+    if n == 0:
+        return x.new_empty(x.shape), torch.empty(nbytes, dtype=torch.uint8, device=x.device)
+    if not use_triton(xc):
+        y, seg = _reference_impl(xc, breakpoints, slopes, intercepts, spec)
+        codes = pack_codes(seg, bits) if save_seg else torch.empty(0, dtype=torch.uint8,
+                                                                   device=x.device)
+        return y, codes
+    y = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    codes = torch.empty(nbytes, dtype=torch.uint8, device=x.device)
+    dev = str(x.device)
+    bp = _int_table(tuple(breakpoints) or (0,), dev)
+    _pwl_act_fwd_kernel[_grid(n)](
+        xc, y, codes if save_seg else y, bp, _int_table(tuple(slopes), dev),
+        _int_table(tuple(intercepts), dev), n, nbytes,
+        math.ldexp(1.0, in_frac), in_min, in_max, math.ldexp(1.0, -out_frac), out_min, out_max,
+        N_BP=len(breakpoints), ISHIFT=ishift, OSHIFT=oshift, ROUND=rnd, SEG_BITS=bits,
+        SAVE_SEG=save_seg, GROUPS=_GROUPS,
+    )
+    return y, codes
+
+
+@functools.lru_cache(maxsize=256)
+def _int_table(values: tuple[int, ...], device: str) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.int64, device=device)
+
+
+# ---------------------------------------------------------------------------------- torch.library
+def _check(x, breakpoints, slopes, spec, backward):
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
+    _check_dtype("x", x)
+    if backward not in BACKWARD_MODES:
+        raise OpError(f"backward must be one of {', '.join(BACKWARD_MODES)}, not {backward!r}")
+    if backward == "slope":
+        _seg_bits(len(slopes))
+    if len(spec) != 10 or len(breakpoints) != len(slopes) - 1:
+        raise OpError(f"inconsistent FixedPWL tables: spec {list(spec)!r}")
+
+
+@torch.library.custom_op("pwlgen::pwl_act", mutates_args=())
+def _pwl_act_op(
+    x: torch.Tensor, breakpoints: list[int], slopes: list[int], intercepts: list[int],
+    spec: list[int], grad_slopes: list[float], fn: str, backward: str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    _check(x, breakpoints, slopes, spec, backward)
+    return _forward_impl(x, breakpoints, slopes, intercepts, spec, backward == "slope")
+
+
+@_pwl_act_op.register_fake
+def _(x, breakpoints, slopes, intercepts, spec, grad_slopes, fn, backward):
+    nbytes = (spec[9] * x.numel() + 7) // 8 if backward == "slope" else 0
+    return x.new_empty(x.shape), x.new_empty((nbytes,), dtype=torch.uint8)
+
+
+@torch.library.custom_op("pwlgen::target_grad", mutates_args=())
+def _target_grad_op(grad: torch.Tensor, x: torch.Tensor, fn: str) -> torch.Tensor:
+    _check_dtype("grad", grad)
+    # the op body runs below the autograd dispatch key: torch.func carries its own
+    _, vjp = torch.func.vjp(torch_function(fn), x.detach().float())
+    return vjp(grad.float())[0].to(grad.dtype)
+
+
+@_target_grad_op.register_fake
+def _(grad, x, fn):
+    return grad.new_empty(grad.shape)
+
+
+def _setup_context(ctx, inputs, output):
+    x, _, _, _, spec, grad_slopes, fn, backward = inputs
+    ctx.backward_mode = backward
+    ctx.fn = fn
+    ctx.bits = spec[9]
+    ctx.grad_slopes = grad_slopes
+    # slope: only the packed segment index; ste: the input itself
+    ctx.save_for_backward(output[1] if backward == "slope" else x)
+
+
+def _backward(ctx, grad_y, grad_codes):
+    (saved,) = ctx.saved_tensors
+    if ctx.backward_mode == "slope":
+        dx = torch.ops.pwlgen.pwl_act_backward(grad_y, saved, ctx.grad_slopes, ctx.bits)
+    else:
+        dx = torch.ops.pwlgen.target_grad(grad_y, saved, ctx.fn)
+    return dx, None, None, None, None, None, None, None
+
+
+@torch.library.custom_op("pwlgen::pwl_act_backward", mutates_args=())
+def _pwl_act_backward_op(
+    grad: torch.Tensor, codes: torch.Tensor, grad_slopes: list[float], bits: int
+) -> torch.Tensor:
+    _check_dtype("grad", grad)
+    if codes.numel() != packed_size(grad.numel(), bits) or len(grad_slopes) != 2**bits:
+        raise OpError(
+            f"segment buffer of {codes.numel()} bytes / {len(grad_slopes)} slopes do not fit "
+            f"{grad.numel()} elements at {bits} bits"
+        )
+    return _backward_impl(grad, codes, grad_slopes, bits)
+
+
+@_pwl_act_backward_op.register_fake
+def _(grad, codes, grad_slopes, bits):
+    return grad.new_empty(grad.shape)
+
+
+_pwl_act_op.register_autograd(_backward, setup_context=_setup_context)
+
+
+def pwl_activation(x: torch.Tensor, fixed, backward: str = "slope") -> torch.Tensor:
+    """What the hardware unit of `fixed` computes on x (see the module docstring).
+
+    Parameters
+    ----------
+    x : Tensor, float32 / float16 / bfloat16
+    fixed : FixedPWL or dict
+        The unit's tables, or the `fixed_spec` dict of one.
+    backward : {"slope", "ste"}
+
+    Returns
+    -------
+    Tensor
+        Same shape and dtype as x.
+
+    Raises
+    ------
+    TypeError
+        For an unsupported dtype or a `fixed` that is not a FixedPWL.
+    OpError
+        For an unknown backward mode, or ``"slope"`` with more than 256 segments.
+    """
+    a = fixed if isinstance(fixed, dict) else fixed_spec(fixed)
+    _check(x, a["breakpoints"], a["slopes"], a["spec"], backward)
+    return torch.ops.pwlgen.pwl_act(
+        x, a["breakpoints"], a["slopes"], a["intercepts"], a["spec"], a["grad_slopes"],
+        a["fn"], backward,
+    )[0]
+
+
+def load_fixed(path: str | os.PathLike):
+    """Read a ``fixed_pwl`` file (written by ``pwlgen quantize``)."""
+    from ..fixedpoint import FixedPWL
+    from ..io import load_kind
+
+    return FixedPWL.from_dict(load_kind(path, "fixed_pwl"))

@@ -1,0 +1,131 @@
+"""Pure-PyTorch specification of the GPU ops: k-bit codes, their packing, and the ops' maths.
+
+The Triton kernels in `kbit_act` and `pwl_act` must agree with these functions bit for bit
+on the integer parts (codes, packed bytes) and to a per-dtype tolerance on the float parts.
+On CPU without Triton's interpreter the ops run these functions directly.
+
+Code of an element
+    The number of knots strictly below x (``sum_i (x > c_i)``, compared in fp32), the same
+    as `pwlgen.pwl.PWL.segment_index`. NaN compares false with every knot, so **NaN has
+    code 0** (the left tail); -inf has code 0 and +inf has code 2**k - 1.
+
+Packing (k bits per element, k in 1..4)
+    The codes form one little-endian bit stream: bit b of the code of element j is bit
+    ``(k*j + b) mod 8`` of byte ``(k*j + b) // 8``. The buffer holds exactly
+    ``ceil(k*n / 8)`` bytes; the unused high bits of the last byte are 0.
+
+    - k = 1, 2, 4: element j sits at bits ``k*(j mod (8/k))`` of byte ``j // (8/k)``
+      (for k = 2 this is the Approx-BP layout: 4 codes per byte, element j at bits
+      ``2*(j mod 4)`` of byte ``j // 4``);
+    - k = 3: every 8 elements fill 3 bytes (a 24-bit little-endian word, element
+      ``8g + r`` at bits ``3r .. 3r+2`` of word g); elements 2 and 5 of a group straddle
+      two bytes (bits 6-7 of byte 0 + bit 0 of byte 1; bit 7 of byte 1 + bits 0-1 of
+      byte 2).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..errors import PwlgenError
+
+__all__ = [
+    "OpError",
+    "MAX_BITS",
+    "FUSED_FUNCTIONS",
+    "packed_size",
+    "kbit_codes",
+    "pack_codes",
+    "unpack_codes",
+    "exact_forward",
+    "kbit_forward",
+    "kbit_backward",
+]
+
+class OpError(PwlgenError, ValueError):
+    """Bad input to a GPU op: code width, code-buffer size, knot / level counts."""
+
+
+MAX_BITS = 4
+"""Largest supported code width k (2**k levels)."""
+
+FUSED_FUNCTIONS = {"gelu": 1, "silu": 2}
+"""Targets whose exact fp32 forward is computed inside the kernel (name -> kernel id)."""
+
+
+def packed_size(n: int, bits: int) -> int:
+    """Bytes of the packed code buffer for `n` elements of `bits` bits: ``ceil(bits*n/8)``."""
+    return (bits * n + 7) // 8
+
+
+def kbit_codes(x: torch.Tensor, knots: torch.Tensor) -> torch.Tensor:
+    """Codes (int64, shape of `x`): the number of fp32 `knots` strictly below ``x.float()``."""
+    xf = x.float().reshape(-1, 1)
+    c = knots.to(device=x.device, dtype=torch.float32).reshape(1, -1)
+    if c.numel() == 0:
+        return torch.zeros(x.shape, dtype=torch.int64, device=x.device)
+    return (xf > c).sum(dim=1).reshape(x.shape)
+
+
+def pack_codes(codes: torch.Tensor, bits: int) -> torch.Tensor:
+    """Pack integer codes (< 2**bits, bits in 1..4 or 8) densely, little-endian (flat uint8)."""
+    flat = codes.reshape(-1).to(torch.int64)
+    n = flat.numel()
+    if bits == 8:  # one byte per element (segment codes of `pwl_act`)
+        return flat.to(torch.uint8)
+    pad = (-n) % 8
+    if pad:
+        flat = torch.cat([flat, flat.new_zeros(pad)])
+    shifts = bits * torch.arange(8, device=flat.device)
+    words = (flat.reshape(-1, 8) << shifts).sum(dim=1)  # disjoint bits: sum == or
+    byte_shifts = 8 * torch.arange(bits, device=flat.device)
+    out = ((words.reshape(-1, 1) >> byte_shifts) & 0xFF).reshape(-1).to(torch.uint8)
+    return out[: packed_size(n, bits)].contiguous()
+
+
+def unpack_codes(packed: torch.Tensor, bits: int, n: int) -> torch.Tensor:
+    """Inverse of `pack_codes`: the first `n` codes (flat int64)."""
+    groups = math.ceil(n / 8)
+    p = packed.reshape(-1).to(torch.int64)
+    if bits == 8:
+        return p[:n]
+    need = groups * bits
+    if p.numel() < need:
+        p = torch.cat([p, p.new_zeros(need - p.numel())])
+    byte_shifts = 8 * torch.arange(bits, device=p.device)
+    words = (p[:need].reshape(-1, bits) << byte_shifts).sum(dim=1)
+    shifts = bits * torch.arange(8, device=p.device)
+    codes = (words.reshape(-1, 1) >> shifts) & ((1 << bits) - 1)
+    return codes.reshape(-1)[:n]
+
+
+def exact_forward(x: torch.Tensor, fn: str) -> torch.Tensor:
+    """The exact target f(x), computed in fp32 and returned in x's dtype."""
+    xf = x.float()
+    if fn == "gelu":
+        y = torch.nn.functional.gelu(xf)
+    elif fn == "silu":
+        y = torch.nn.functional.silu(xf)
+    else:
+        from .kbit_act import torch_function
+
+        y = torch_function(fn)(xf)
+    return y.to(x.dtype)
+
+
+def kbit_forward(
+    x: torch.Tensor, knots: torch.Tensor, bits: int, fn: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reference forward: ``(f(x) in x's dtype, packed k-bit codes)``."""
+    return exact_forward(x, fn), pack_codes(kbit_codes(x, knots), bits)
+
+
+def kbit_backward(
+    grad: torch.Tensor, packed: torch.Tensor, levels: torch.Tensor, bits: int
+) -> torch.Tensor:
+    """Reference backward: ``grad * levels[code]`` in fp32, returned in grad's dtype."""
+    codes = unpack_codes(packed, bits, grad.numel()).reshape(grad.shape)
+    lv = levels.to(device=grad.device, dtype=torch.float32)
+    return (grad.float() * lv[codes]).to(grad.dtype)

@@ -21,6 +21,7 @@ __all__ = ["main", "build_parser", "COMMANDS"]
 COMMANDS = (
     "functions",
     "search",
+    "fit",
     "transform",
     "plot",
     "quantize",
@@ -28,7 +29,6 @@ COMMANDS = (
     "verify",
     "synth",
     "discover",
-    "fit",
 )
 """Subcommand modules under ``pwlgen.commands``, in the order ``--help`` lists them."""
 

@@ -13,6 +13,7 @@ __all__ = [
     "FormatError",
     "ResultFileError",
     "HardwareError",
+    "OpError",
 ]
 
 
@@ -63,3 +64,7 @@ class ResultFileError(PwlgenError, ValueError):
 
 class HardwareError(PwlgenError, RuntimeError):
     """A hardware unit that cannot be built, emitted, simulated or synthesised."""
+
+
+class OpError(PwlgenError, ValueError):
+    """Bad input to a GPU op: code width, code-buffer size, knot / level counts."""

@@ -29,7 +29,7 @@ import math
 
 import torch
 
-from ..errors import PwlgenError
+from ..errors import OpError
 
 __all__ = [
     "OpError",
@@ -43,10 +43,6 @@ __all__ = [
     "kbit_forward",
     "kbit_backward",
 ]
-
-class OpError(PwlgenError, ValueError):
-    """Bad input to a GPU op: code width, code-buffer size, knot / level counts."""
-
 
 MAX_BITS = 4
 """Largest supported code width k (2**k levels)."""

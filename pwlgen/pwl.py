@@ -28,7 +28,9 @@ from .errors import PWLError
 __all__ = [
     "PWL",
     "ReluSum",
+    "gauss_legendre",
     "gauss_legendre_pieces",
+    "split_points",
     "l2_error",
     "l2_deriv_error",
     "max_error",
@@ -296,7 +298,8 @@ def _is_torch(x) -> bool:
 
 # ---------------------------------------------------------------------- metrics
 @lru_cache(maxsize=8)
-def _leggauss(order: int) -> tuple[np.ndarray, np.ndarray]:
+def gauss_legendre(order: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [-1, 1], computed once per order (read-only)."""
     t, w = np.polynomial.legendre.leggauss(order)
     t.setflags(write=False)
     w.setflags(write=False)
@@ -310,7 +313,7 @@ def gauss_legendre_pieces(
 
     Returns flat arrays (nodes, weights) of length ``order * (len(breaks) - 1)``.
     """
-    t, w = _leggauss(order)
+    t, w = gauss_legendre(order)
     a, b = breaks[:-1, None], breaks[1:, None]
     half = 0.5 * (b - a)
     nodes = (a + b) * 0.5 + half * t[None, :]
@@ -318,10 +321,13 @@ def gauss_legendre_pieces(
     return nodes.ravel(), weights.ravel()
 
 
-def _pieces(pwl: PWL, lo: float, hi: float, extra: tuple[float, ...] = ()) -> np.ndarray:
-    pts = np.concatenate([[lo, hi], pwl.knots, np.asarray(extra, dtype=np.float64)])
-    pts = np.unique(pts[(pts >= lo) & (pts <= hi)])
-    return pts
+def split_points(lo: float, hi: float, *points) -> np.ndarray:
+    """Sorted, distinct `lo`, `hi` and every given point that lies in [lo, hi].
+
+    The breaks at which quadrature and error grids split [lo, hi] (knots, target kinks).
+    """
+    pts = np.concatenate([[lo, hi], *(np.asarray(p, dtype=np.float64).ravel() for p in points)])
+    return np.unique(pts[(pts >= lo) & (pts <= hi)])
 
 
 def l2_error(pwl: PWL, f: Callable, lo: float, hi: float, kinks: tuple = ()) -> float:
@@ -330,14 +336,14 @@ def l2_error(pwl: PWL, f: Callable, lo: float, hi: float, kinks: tuple = ()) -> 
     Gauss-Legendre on each piece between knots and the target's `kinks`, so the
     integrand is smooth on every piece.
     """
-    nodes, weights = gauss_legendre_pieces(_pieces(pwl, lo, hi, kinks))
+    nodes, weights = gauss_legendre_pieces(split_points(lo, hi, pwl.knots, kinks))
     r = f(nodes) - pwl(nodes)
     return float(np.sum(weights * r * r))
 
 
 def l2_deriv_error(pwl: PWL, df: Callable, lo: float, hi: float, kinks: tuple = ()) -> float:
     """Exact-by-quadrature ``int_lo^hi (f'(x) - h'(x))^2 dx``."""
-    nodes, weights = gauss_legendre_pieces(_pieces(pwl, lo, hi, kinks))
+    nodes, weights = gauss_legendre_pieces(split_points(lo, hi, pwl.knots, kinks))
     r = df(nodes) - pwl.derivative(nodes)
     return float(np.sum(weights * r * r))
 
@@ -353,7 +359,7 @@ def max_error(
     """
     from scipy.optimize import minimize_scalar
 
-    x = np.unique(np.concatenate([np.linspace(lo, hi, n), _pieces(pwl, lo, hi)]))
+    x = split_points(lo, hi, np.linspace(lo, hi, n), pwl.knots)
     e = np.abs(f(x) - pwl(x))
     best_i = int(np.argmax(e))
     best = (float(e[best_i]), float(x[best_i]))

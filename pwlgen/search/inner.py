@@ -23,13 +23,12 @@ projection: the values are optimal, so their own derivative drops out).
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from ..errors import SearchError
-from ..pwl import PWL
+from ..pwl import PWL, gauss_legendre, split_points
 from .lstsq import _assemble, solve_values
 from .problem import Problem
 
@@ -137,8 +136,7 @@ def best_values(problem: Problem, knots) -> PWL:
 
 def _grid(problem: Problem, knots: np.ndarray, n: int) -> np.ndarray:
     lo, hi = problem.interval
-    pts = np.concatenate([np.linspace(lo, hi, n), knots, np.asarray(problem.target.kinks, float)])
-    return np.unique(pts[(pts >= lo) & (pts <= hi)])
+    return split_points(lo, hi, np.linspace(lo, hi, n), knots, problem.target.kinks)
 
 
 def solve_max(problem: Problem, knots, grid: int = 4001, tol: float = 1e-6,
@@ -228,11 +226,6 @@ def solve_deriv(problem: Problem, knots) -> PWL:
 
 
 # ---------------------------------------------------------------------- batched objective
-@lru_cache(maxsize=8)
-def _leggauss(order: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.polynomial.legendre.leggauss(order)
-
-
 def _batch_nodes(problem: Problem, k: np.ndarray, order: int):
     lo, hi = problem.interval
     kinks = np.asarray([v for v in problem.target.kinks if lo < v < hi], dtype=np.float64)
@@ -242,7 +235,7 @@ def _batch_nodes(problem: Problem, k: np.ndarray, order: int):
         axis=1,
     )
     bp = np.sort(np.clip(bp, lo, hi), axis=1)
-    t, w = _leggauss(order)
+    t, w = gauss_legendre(order)
     a, b = bp[:, :-1, None], bp[:, 1:, None]
     half = 0.5 * (b - a)
     nodes = (0.5 * (a + b) + half * t).reshape(P, -1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..pwl import PWL, gauss_legendre_pieces
+from ..pwl import PWL, gauss_legendre_pieces, split_points
 from .problem import Problem
 
 __all__ = ["run", "design", "solve_values", "quadrature"]
@@ -19,10 +19,7 @@ __all__ = ["run", "design", "solve_values", "quadrature"]
 
 def quadrature(problem: Problem, knots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-Legendre nodes and weights on [lo, hi], split at the knots and target kinks."""
-    lo, hi = problem.interval
-    pts = np.concatenate([[lo, hi], knots, np.asarray(problem.target.kinks, dtype=float)])
-    pts = np.unique(pts[(pts >= lo) & (pts <= hi)])
-    return gauss_legendre_pieces(pts)
+    return gauss_legendre_pieces(split_points(*problem.interval, knots, problem.target.kinks))
 
 
 def design(problem: Problem, knots: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

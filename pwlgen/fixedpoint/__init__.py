@@ -15,7 +15,7 @@ narrowest coefficients (see docs/fixedpoint.md for the algorithm); `quantize` tu
 
 from .designer import MAX_DESIGN_BITS, MAX_SEGMENTS, default_formats, design, quantize
 from .fixed_pwl import FIXED_SCHEMA, MAX_ACC_BITS, FixedPWL
-from .format import MAX_FORMAT_BITS, ROUNDING, Format, round_shift
+from .format import MAX_FORMAT_BITS, ROUNDING, Format, round_shift, signed_width
 from .report import error_report
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "MAX_DESIGN_BITS",
     "MAX_SEGMENTS",
     "round_shift",
+    "signed_width",
     "default_formats",
     "design",
     "quantize",

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import FormatError, SearchError
 from .fixed_pwl import MAX_ACC_BITS, FixedPWL
-from .format import Format, _check_rounding, _width
+from .format import Format, _check_rounding, signed_width
 from .report import _as_target, _reference
 
 __all__ = ["design", "quantize", "default_formats", "MAX_DESIGN_BITS", "MAX_SEGMENTS"]
@@ -372,8 +372,8 @@ def _polish(des: _Designer, err: float | None, starts, coefs, fs: int, k: int,
     """
     ends = list(starts[1:]) + [des.x.size]
     if coefs is not None:
-        s_bits = _width([m for m, _ in coefs])
-        c_bits = _width([c for _, c in coefs])
+        s_bits = signed_width([m for m, _ in coefs])
+        c_bits = signed_width([c for _, c in coefs])
         out = list(coefs)
     else:
         s_bits = c_bits = 64
@@ -392,7 +392,7 @@ def _polish(des: _Designer, err: float | None, starts, coefs, fs: int, k: int,
         for _ in range(steps):
             mid = 0.5 * (lo + hi)
             f = _segment_fit(des, a, b, fs, k, mid)
-            if f is not None and _width([f[0]]) <= s_bits and _width([f[1]]) <= c_bits:
+            if f is not None and signed_width([f[0]]) <= s_bits and signed_width([f[1]]) <= c_bits:
                 hi, out[i] = mid, f
             else:
                 lo = mid

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import FormatError, ResultFileError
-from .format import Format, _check_rounding, _width, round_shift
+from .format import Format, _check_rounding, round_shift, signed_width
 
 __all__ = ["FixedPWL", "FIXED_SCHEMA", "MAX_ACC_BITS"]
 
@@ -130,12 +130,12 @@ class FixedPWL:
     @property
     def slope_bits(self) -> int:
         """Two's-complement width holding every slope."""
-        return _width(self.slopes)
+        return signed_width(self.slopes)
 
     @property
     def intercept_bits(self) -> int:
         """Two's-complement width holding every intercept."""
-        return _width(self.intercepts)
+        return signed_width(self.intercepts)
 
     @property
     def breakpoint_bits(self) -> int:
@@ -155,8 +155,7 @@ class FixedPWL:
         ends = [int(m) * int(x) + (int(c) << k)
                 for m, c, a, b in zip(self.slopes, self.intercepts, lo, hi, strict=True)
                 for x in (a, b)]
-        top, bottom = max(ends), min(ends)
-        return max(2, top.bit_length() + 1, (~bottom).bit_length() + 1 if bottom < 0 else 1)
+        return max(2, signed_width(ends))
 
     def segment_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """First and last input code of every segment (int64 arrays, shape (S,))."""

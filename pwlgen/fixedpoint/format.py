@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import FormatError
 
-__all__ = ["Format", "ROUNDING", "MAX_FORMAT_BITS", "round_shift"]
+__all__ = ["Format", "ROUNDING", "MAX_FORMAT_BITS", "round_shift", "signed_width"]
 
 ROUNDING = ("nearest-even", "nearest-away", "truncate")
 """Rounding modes of the final shift; ``truncate`` is floor (an arithmetic right shift)."""
@@ -138,13 +138,16 @@ def _check_rounding(rounding: str) -> None:
         raise FormatError(f"rounding must be one of {', '.join(ROUNDING)}, not {rounding!r}")
 
 
-def _width(values) -> int:
-    """Two's-complement width that holds every integer in `values` (at least 1)."""
-    v = np.asarray(values, dtype=np.int64)
-    if v.size == 0:
+def signed_width(values) -> int:
+    """Smallest two's-complement width that holds every integer in `values` (at least 1).
+
+    Works on Python integers of any size, so a caller can size a sum before it fits int64.
+    """
+    ints = [int(v) for v in np.asarray(values, dtype=object).ravel()]
+    if not ints:
         return 1
-    hi, lo = int(v.max()), int(v.min())
-    return max(1, hi.bit_length() + 1, (~lo).bit_length() + 1 if lo < 0 else 1)
+    # a negative v needs as many bits as its complement ~v = -v - 1 >= 0
+    return max(1, max(max(ints), ~min(ints)).bit_length() + 1)
 
 
 def round_shift(acc, s: int, rounding: str) -> np.ndarray:

@@ -20,21 +20,12 @@ from amaranth.lib.wiring import In, Out
 
 from ..errors import HardwareError
 
-__all__ = ["PWLUnit", "SELECT_ARCHS", "select_cost", "choose_select_arch", "signed_bits"]
+__all__ = ["PWLUnit", "SELECT_ARCHS", "select_cost", "choose_select_arch"]
 
 SELECT_ARCHS = ("parallel", "tree")
 """Segment-select architectures: parallel comparators + priority, or a binary comparison tree."""
 
 _ROUNDINGS = ("nearest-even", "nearest-away", "truncate")
-
-
-def signed_bits(values) -> int:
-    """Smallest two's-complement width that holds every integer in `values` (at least 1)."""
-    values = [int(v) for v in np.asarray(values, dtype=np.int64).ravel()]
-    if not values:
-        return 1
-    lo, hi = min(values), max(values)
-    return max(1, (max(hi, -lo - 1)).bit_length() + 1)
 
 
 def select_cost(arch: str, n_segments: int, in_bits: int) -> float:
@@ -140,8 +131,8 @@ class PWLUnit(wiring.Component):
         self._bps = [int(b) for b in bps]
         self._slopes = [int(v) for v in slopes]
         self._intercepts = [int(v) for v in intercepts]
-        self.slope_bits = signed_bits(slopes)
-        self.intercept_bits = signed_bits(intercepts)
+        self.slope_bits = int(fixed.slope_bits)
+        self.intercept_bits = int(fixed.intercept_bits)
         self.seg_bits = max(1, (n_seg - 1).bit_length())
         self.shift_in = acc_frac - fixed.intercept_frac_bits
         self.shift_out = acc_frac - out_fmt.frac_bits

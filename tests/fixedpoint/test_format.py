@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pwlgen.errors import FormatError
-from pwlgen.fixedpoint import ROUNDING, Format, round_shift
+from pwlgen.fixedpoint import ROUNDING, Format, round_shift, signed_width
 
 
 def _round_model(v: Fraction, rounding: str) -> int:
@@ -107,3 +107,11 @@ def test_any_text_parses_to_a_format_that_prints_back_or_raises_format_error(tex
     except FormatError:
         return
     assert Format.parse(str(fmt)) == fmt and 1 <= fmt.bits <= 32
+
+
+@pytest.mark.parametrize("values,bits", [([0], 1), ([-1], 1), ([1], 2), ([127, -128], 8),
+                                         ([128], 9), ([-129], 9), ([], 1), ([1 << 70], 72)])
+def test_signed_width_is_the_smallest_twos_complement_width(values, bits):
+    assert signed_width(values) == bits
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    assert all(lo <= v <= hi for v in values)

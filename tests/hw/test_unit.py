@@ -12,7 +12,7 @@ from amaranth.sim import Simulator
 
 from pwlgen.errors import HardwareError
 from pwlgen.fixedpoint import FixedPWL, Format
-from pwlgen.hw.unit import PWLUnit, choose_select_arch, select_cost, signed_bits
+from pwlgen.hw.unit import PWLUnit, choose_select_arch, select_cost
 
 
 def make_fixed(n_seg=5, in_fmt="s3.4", out_fmt="s2.5", rounding="nearest-even",
@@ -187,14 +187,6 @@ def test_select_arch_is_parallel_for_few_segments_and_tree_for_many():
     for n in (2, 8, 40, 300):
         arch = choose_select_arch(n, 16)
         assert select_cost(arch, n, 16) == min(select_cost(a, n, 16) for a in ("parallel", "tree"))
-
-
-@pytest.mark.parametrize("values,bits", [([0], 1), ([-1], 1), ([1], 2), ([127, -128], 8),
-                                         ([128], 9), ([-129], 9)])
-def test_signed_bits_is_the_smallest_twos_complement_width(values, bits):
-    assert signed_bits(values) == bits
-    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    assert all(lo <= v <= hi for v in values)
 
 
 @pytest.mark.parametrize("n_seg,arch", [(1, "parallel"), (6, "parallel"), (6, "tree"),

@@ -14,6 +14,7 @@ __all__ = [
     "add_command",
     "add_output_options",
     "resolve_output",
+    "name_stem",
     "write_doc",
     "print_json",
     "info",
@@ -65,6 +66,11 @@ def resolve_output(out: str, stem: str, suffix: str = ".yaml") -> Path:
         ensure_dir(p.parent if str(p.parent) else ".")
         return p
     return ensure_dir(p) / f"{stem}{suffix}"
+
+
+def name_stem(name: str) -> str:
+    """A file-name stem for a target: its name, or ``expr`` for an expression."""
+    return name if name.isidentifier() else "expr"
 
 
 def write_doc(doc: dict, path: Path) -> Path:

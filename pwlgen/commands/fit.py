@@ -17,7 +17,15 @@ from ..search.rangefit import (
     range_fit,
     region_table,
 )
-from ._common import add_command, add_output_options, info, print_json, resolve_output, write_doc
+from ._common import (
+    add_command,
+    add_output_options,
+    info,
+    name_stem,
+    print_json,
+    resolve_output,
+    write_doc,
+)
 
 __all__ = ["register", "cmd_fit", "rounded_table", "format_table", "table_csv", "test_vectors"]
 
@@ -65,8 +73,7 @@ def cmd_fit(args) -> int:
                        convention=args.convention, step=args.step)
     t = result.get_target()
     rows = rounded_table(region_table(result.pwl, t), args.round)
-    name = result.target if result.target.isidentifier() else "expr"
-    path = resolve_output(args.out, f"{name}_fit_p{result.pwl.n_knots - 2}")
+    path = resolve_output(args.out, f"{name_stem(result.target)}_fit_p{result.pwl.n_knots - 2}")
     doc = result.to_dict()
     doc["options"]["round"] = args.round
     doc["regions"] = rows

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..errors import ResultFileError, SearchError
+from ..errors import SearchError
 from ..fixedpoint import ROUNDING, design, error_report, quantize
-from ..io import load
-from ._common import add_command, info, print_json, resolve_output, write_doc
+from ..io import load_kind
+from ._common import add_command, info, name_stem, print_json, resolve_output, write_doc
 
 __all__ = ["register", "cmd_quantize"]
 
@@ -52,12 +52,7 @@ def cmd_quantize(args) -> int:
     if args.result is not None:
         from ..search import SearchResult
 
-        doc = load(args.result)
-        if doc.get("kind") != "search_result":
-            raise ResultFileError(
-                f"{args.result!r} is not a search_result file (kind is {doc.get('kind')!r})"
-            )
-        result = SearchResult.from_dict(doc)
+        result = SearchResult.from_dict(load_kind(args.result, "search_result"))
         if args.segments is not None:
             raise SearchError("--segments needs --fn (a search result fixes the segments)")
         fn = args.fn or result.target
@@ -73,8 +68,7 @@ def cmd_quantize(args) -> int:
     report = error_report(fixed, fn, pwl=pwl, max_error_lsb=args.max_error_lsb)
     doc = {**fixed.to_dict(), "report": report,
            "source": args.result if args.result is not None else None}
-    stem = fixed.function if fixed.function.isidentifier() else "expr"
-    path = resolve_output(args.out, f"{stem}_{fixed.in_fmt}_{fixed.out_fmt}")
+    path = resolve_output(args.out, f"{name_stem(fixed.function)}_{fixed.in_fmt}_{fixed.out_fmt}")
     write_doc(doc, path)
     if args.json:
         print_json({**doc, "path": str(path)})

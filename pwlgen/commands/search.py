@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from ..errors import SearchError
 from ..search import METHODS, OBJECTIVE_NAMES, TAIL_MODES, search
-from ._common import add_command, add_output_options, info, print_json, resolve_output, write_doc
+from ._common import (
+    add_command,
+    add_output_options,
+    info,
+    name_stem,
+    print_json,
+    resolve_output,
+    write_doc,
+)
 
 __all__ = ["register", "cmd_search"]
 
@@ -67,7 +75,7 @@ def cmd_search(args) -> int:
         progress=not (args.json or args.quiet),
         **extra,
     )
-    stem = _stem(result)
+    stem = _stem(result.target, result.method, result.kbit, result.n_knots)
     path = resolve_output(args.out, stem)
     doc = result.to_dict()
     write_doc(doc, path)
@@ -78,10 +86,9 @@ def cmd_search(args) -> int:
     return 0
 
 
-def _stem(result) -> str:
-    name = result.target if result.target.isidentifier() else "expr"
-    shape = f"k{result.kbit}" if result.kbit else f"n{result.n_knots}"
-    return f"{name}_{result.method}_{shape}"
+def _stem(target: str, method: str, kbit: int | None, n_knots: int) -> str:
+    shape = f"k{kbit}" if kbit else f"n{n_knots}"
+    return f"{name_stem(target)}_{method}_{shape}"
 
 
 _RANGE_METHODS = ("minimax", "curvature", "uniform", "rl")
@@ -104,8 +111,8 @@ def _range_options(args) -> dict:
     opts: dict = {"points": args.points, "interval": DEFAULT_RANGE}
     if args.method == "rl":
         t = get_target(args.fn)
-        name = (t.expression or t.name) if (t.expression or t.name).isidentifier() else "expr"
-        stem = f"{name}_rl_n{args.points + 2}"
+        # next to the result file, which gets the same stem
+        stem = _stem(t.expression or t.name, "rl", None, args.points + 2)
         opts["policy_out"] = str(resolve_output(args.out, stem).with_suffix(".policy.zip"))
         opts["timesteps"] = args.timesteps
         if args.policy:

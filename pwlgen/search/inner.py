@@ -35,6 +35,7 @@ from .problem import Problem
 __all__ = [
     "best_values",
     "solve_max",
+    "chebyshev_fit",
     "solve_deriv",
     "batch_objective",
     "knot_gradient",
@@ -139,6 +140,30 @@ def _grid(problem: Problem, knots: np.ndarray, n: int) -> np.ndarray:
     return split_points(lo, hi, np.linspace(lo, hi, n), knots, problem.target.kinks)
 
 
+def chebyshev_fit(B: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, float]:
+    """Parameters minimising ``max |B theta - r|``, and that max: the minimax LP (HiGHS).
+
+    Minimise t subject to ``-t <= B theta - r <= t``; returns ``(theta, t)``.
+
+    Raises
+    ------
+    SearchError
+        When the solver does not reach the optimum.
+    """
+    from scipy import sparse
+    from scipy.optimize import linprog
+
+    n, p = B.shape
+    Bs = sparse.csr_matrix(B)
+    ones = sparse.csr_matrix(np.ones((n, 1)))
+    A = sparse.vstack([sparse.hstack([Bs, -ones]), sparse.hstack([-Bs, -ones])]).tocsr()
+    res = linprog(np.r_[np.zeros(p), 1.0], A_ub=A, b_ub=np.r_[r, -r],
+                  bounds=[(None, None)] * p + [(0, None)], method="highs")
+    if res.status != 0:
+        raise SearchError(f"minimax LP did not solve ({res.message})")
+    return res.x[:p], float(res.x[p])
+
+
 def solve_max(problem: Problem, knots, grid: int = 4001, tol: float = 1e-6,
               with_error: bool = False):
     """Minimax values on `knots`: an LP on a grid, by exchange on a dense grid.
@@ -152,8 +177,6 @@ def solve_max(problem: Problem, knots, grid: int = 4001, tol: float = 1e-6,
 
     Returns the PWL, or ``(PWL, max error on the dense grid)`` with `with_error`.
     """
-    from scipy.optimize import linprog
-
     from .lstsq import design
 
     knots = np.asarray(knots, dtype=np.float64)
@@ -165,19 +188,13 @@ def solve_max(problem: Problem, knots, grid: int = 4001, tol: float = 1e-6,
         pwl = _assemble(problem, knots, np.zeros(0))
         return (pwl, float(np.max(np.abs(rd)))) if with_error else pwl
     work = np.unique(np.searchsorted(dense, _grid(problem, knots, 257)).clip(0, dense.size - 1))
-    cost = np.zeros(p + 1)
-    cost[-1] = 1.0
     theta = np.linalg.lstsq(Bd, rd, rcond=None)[0]
     best, best_err, last_t = theta, np.max(np.abs(rd - Bd @ theta)), 0.0
     for _ in range(12):
-        B, r = Bd[work], rd[work]
-        ones = np.ones((work.size, 1))
-        res = linprog(cost, A_ub=np.block([[B, -ones], [-B, -ones]]),
-                      b_ub=np.concatenate([r, -r]), bounds=[(None, None)] * p + [(0, None)],
-                      method="highs")
-        if res.status != 0:  # pragma: no cover - the LP is always feasible and bounded
+        try:
+            theta, t = chebyshev_fit(Bd[work], rd[work])
+        except SearchError:  # pragma: no cover - the LP is always feasible and bounded
             break
-        theta, t = res.x[:p], res.x[p]
         err = np.abs(rd - Bd @ theta)
         if err.max() < best_err:
             best, best_err = theta, err.max()

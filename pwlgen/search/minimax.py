@@ -31,6 +31,7 @@ import numpy as np
 
 from ..errors import SearchError
 from ..pwl import PWL
+from .inner import chebyshev_fit
 from .lstsq import _assemble, design, solve_values
 from .problem import Problem
 from .rangefit import DEFAULT_STEP, SCORES, grid, grid_metrics, range_options, score_of
@@ -75,21 +76,12 @@ def solve_inner(problem: Problem, knots, x: np.ndarray, score: str = "max") -> P
 
 
 def _theta_max(B: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """Minimax parameters: min t s.t. |B theta - f| <= t (HiGHS)."""
-    from scipy import sparse
-    from scipy.optimize import linprog
-
-    n, p = B.shape
-    Bs = sparse.csr_matrix(B)
-    ones = sparse.csr_matrix(np.ones((n, 1)))
-    A = sparse.vstack([sparse.hstack([Bs, -ones]), sparse.hstack([-Bs, -ones])]).tocsr()
-    res = linprog(np.r_[np.zeros(p), 1.0], A_ub=A, b_ub=np.r_[f, -f],
-                  bounds=[(None, None)] * p + [(0, None)], method="highs")
-    if res.status != 0:
-        warnings.warn(f"minimax LP did not solve ({res.message}); using least squares",
-                      RuntimeWarning, stacklevel=3)
+    """Minimax parameters (`inner.chebyshev_fit`), least squares if the LP fails."""
+    try:
+        return chebyshev_fit(B, f)[0]
+    except SearchError as e:
+        warnings.warn(f"{e}; using least squares", RuntimeWarning, stacklevel=3)
         return np.linalg.lstsq(B, f, rcond=None)[0]
-    return res.x[:p]
 
 
 def _theta_l1(B: np.ndarray, f: np.ndarray, iters: int = 40) -> np.ndarray:

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import SearchError
 from ..pwl import PWL, gauss_legendre, split_points
-from .lstsq import _assemble, solve_values
+from .lstsq import assemble, solve_values
 from .problem import Problem
 
 __all__ = [
@@ -185,7 +185,7 @@ def solve_max(problem: Problem, knots, grid: int = 4001, tol: float = 1e-6,
     rd = problem.target.f(dense) - od
     p = Bd.shape[1]
     if p == 0:
-        pwl = _assemble(problem, knots, np.zeros(0))
+        pwl = assemble(problem, knots, np.zeros(0))
         return (pwl, float(np.max(np.abs(rd)))) if with_error else pwl
     work = np.unique(np.searchsorted(dense, _grid(problem, knots, 257)).clip(0, dense.size - 1))
     theta = np.linalg.lstsq(Bd, rd, rcond=None)[0]
@@ -206,7 +206,7 @@ def solve_max(problem: Problem, knots, grid: int = 4001, tol: float = 1e-6,
         pad = np.concatenate([[-np.inf], err, [-np.inf]])
         peak = (err >= pad[:-2]) & (err >= pad[2:])  # one point per local maximum
         work = np.union1d(work, np.nonzero(peak & (err > t * (1.0 + tol)))[0])
-    pwl = _assemble(problem, knots, best)
+    pwl = assemble(problem, knots, best)
     return (pwl, float(best_err)) if with_error else pwl
 
 
@@ -371,7 +371,7 @@ def reduced(problem: Problem, knots, order: int = 24) -> tuple[float, np.ndarray
     f = problem.target.f(x)
     sw = np.sqrt(w)
     theta = np.linalg.lstsq(B * sw[:, None], (f - o) * sw, rcond=None)[0] if B.shape[1] else []
-    pwl = _assemble(problem, k, np.asarray(theta, dtype=np.float64))
+    pwl = assemble(problem, k, np.asarray(theta, dtype=np.float64))
     resid = f - o - (B @ theta if B.shape[1] else 0.0)
     return float(np.sum(w * resid * resid)), _l2_gradient(problem, pwl, x, w, resid, hat)
 

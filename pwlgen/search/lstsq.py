@@ -14,7 +14,7 @@ import numpy as np
 from ..pwl import PWL, gauss_legendre_pieces, split_points
 from .problem import Problem
 
-__all__ = ["run", "design", "solve_values", "quadrature"]
+__all__ = ["run", "design", "assemble", "solve_values", "quadrature"]
 
 
 def quadrature(problem: Problem, knots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -80,10 +80,11 @@ def solve_values(
     theta = np.zeros(B.shape[1])
     if B.shape[1]:
         theta = np.linalg.lstsq(B * sw[:, None], (f - o) * sw, rcond=None)[0]
-    return _assemble(problem, knots, theta)
+    return assemble(problem, knots, theta)
 
 
-def _assemble(problem: Problem, knots: np.ndarray, theta: np.ndarray) -> PWL:
+def assemble(problem: Problem, knots: np.ndarray, theta: np.ndarray) -> PWL:
+    """The PWL on `knots` with free parameters `theta` in the order `design` uses them."""
     n = knots.size
     values = np.empty(n)
     free = np.ones(n, dtype=bool)

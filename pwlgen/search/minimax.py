@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import SearchError
 from ..pwl import PWL
 from .inner import chebyshev_fit
-from .lstsq import _assemble, design, solve_values
+from .lstsq import assemble, design, solve_values
 from .problem import Problem
 from .rangefit import DEFAULT_STEP, SCORES, grid, grid_metrics, range_options, score_of
 
@@ -62,7 +62,7 @@ def solve_inner(problem: Problem, knots, x: np.ndarray, score: str = "max") -> P
         raise SearchError(f"score must be one of {', '.join(SCORES)}, not {score!r}")
     B, o = design(problem, knots, x)
     if B.shape[1] == 0:
-        return _assemble(problem, knots, np.zeros(0))
+        return assemble(problem, knots, np.zeros(0))
     f = problem.target.f(x) - o
     if score == "mse":
         theta = np.linalg.lstsq(B, f, rcond=None)[0]
@@ -72,7 +72,7 @@ def solve_inner(problem: Problem, knots, x: np.ndarray, score: str = "max") -> P
         theta = _theta_l1(B, f)
     else:
         theta = _theta_paper(B, f)
-    return _assemble(problem, knots, theta)
+    return assemble(problem, knots, theta)
 
 
 def _theta_max(B: np.ndarray, f: np.ndarray) -> np.ndarray:

@@ -64,7 +64,7 @@ def _load_fixed(args):
                       n_segments=n_seg, rounding=args.rounding,
                       interval=tuple(args.range) if args.range else None)
     doc = load(args.source)
-    kind = doc.get("kind") if isinstance(doc, dict) else None
+    kind = doc.get("kind")
     if kind == "fixed_pwl":
         return FixedPWL.from_dict(doc)
     if kind == "search_result":

@@ -212,10 +212,11 @@ def load_report(path) -> dict:
     """Read an ``hw_report`` JSON file; ResultFileError when it is not one."""
     from ..errors import ResultFileError
 
-    doc = load(path)
-    if not isinstance(doc, dict) or doc.get("kind") != REPORT_KIND:
-        kind = doc.get("kind") if isinstance(doc, dict) else type(doc).__name__
-        raise ResultFileError(f"{path}: expected a {REPORT_KIND!r} document, not {kind!r}")
+    doc = load(path)  # always a mapping: io.load rejects anything else
+    if doc.get("kind") != REPORT_KIND:
+        raise ResultFileError(
+            f"{path}: expected a {REPORT_KIND!r} document, not {doc.get('kind')!r}"
+        )
     for key in ("name", "files", "fixed"):
         if key not in doc:
             raise ResultFileError(f"{path}: the report has no {key!r} entry")

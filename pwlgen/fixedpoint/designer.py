@@ -16,7 +16,8 @@ import numpy as np
 from ..errors import FormatError, SearchError
 from .fixed_pwl import MAX_ACC_BITS, FixedPWL
 from .format import Format, _check_rounding, signed_width
-from .report import _as_target, _reference
+from .report import FAITHFUL_LSB, _as_target, _reference
+from .symmetry import SYMMETRIES, Fold, detect_folds
 
 __all__ = ["design", "quantize", "default_formats", "MAX_DESIGN_BITS", "MAX_SEGMENTS"]
 
@@ -74,9 +75,9 @@ class _Bands:
     hi: np.ndarray    # int64 accumulator upper bounds
 
 
-def _allowed_outputs(y_lsb: np.ndarray, err_lsb: float, out_fmt: Format, target_name: str,
+def _output_interval(y_lsb: np.ndarray, err_lsb: float, out_fmt: Format, target_name: str,
                      in_fmt: Format, x: np.ndarray):
-    """Allowed output-code interval [rl, ru] (before saturation) per code."""
+    """Allowed output codes [lo, hi] (within the format) per code: within `err_lsb` of y."""
     lo = np.maximum(np.ceil(y_lsb - err_lsb), out_fmt.min_code)
     hi = np.minimum(np.floor(y_lsb + err_lsb), out_fmt.max_code)
     bad = lo > hi
@@ -94,6 +95,11 @@ def _allowed_outputs(y_lsb: np.ndarray, err_lsb: float, out_fmt: Format, target_
             f"no segment count meets max_error_lsb={err_lsb:g}: no {out_fmt} code lies "
             f"within {err_lsb:g} LSB of {target_name}(x={xr:g}) = {yv:.9g}"
         )
+    return lo.astype(np.int64), hi.astype(np.int64)
+
+
+def _saturating(lo: np.ndarray, hi: np.ndarray, out_fmt: Format):
+    """Widen [lo, hi] past the format's ends where saturation reaches them."""
     span = 1 << out_fmt.bits
     # saturation: a code at the format's end is also reached by anything beyond it
     rl = np.where(lo <= out_fmt.min_code, out_fmt.min_code - span, lo).astype(np.int64)
@@ -258,18 +264,61 @@ def _fit_fixed(bands: _Bands, starts, k: int):
     return coefs
 
 
-class _Designer:
-    """Bands for one (target, formats, rounding) at any error target and slope precision."""
+@dataclass
+class _Twin:
+    """Per core code: whether x = -v is a code with its own output, its target and the fold."""
 
-    def __init__(self, name, y_lsb, x, in_fmt, out_fmt, rounding):
+    has: np.ndarray   # bool: v < 0 and -v in the format
+    x: np.ndarray     # int64: -v
+    y: np.ndarray     # float64: t(-v) in output LSB (= y where there is no twin)
+    fold: Fold
+
+
+class _Designer:
+    """Bands for one (target, formats, rounding, fold) at any error target and precision.
+
+    `x` are the core codes (every input code, or ``v <= 0`` with a fold) and `y` their
+    targets in output LSB; with a `twin`, each code's allowed outputs are also those whose
+    unfold meets the target of its mirror code.
+    """
+
+    def __init__(self, name, y_lsb, x, in_fmt, out_fmt, rounding, twin: _Twin | None = None):
         self.name, self.y, self.x = name, y_lsb, x
         self.in_fmt, self.out_fmt, self.rounding = in_fmt, out_fmt, rounding
+        self.twin = twin
         self._cache = {}
+
+    @property
+    def fold(self) -> Fold:
+        return self.twin.fold if self.twin is not None else Fold("none")
+
+    def allowed(self, err: float, a: int = 0, b: int | None = None):
+        """Accumulator-independent output bounds (saturation-widened) of codes [a, b)."""
+        sl = slice(a, b)
+        lo, hi = _output_interval(self.y[sl], err, self.out_fmt, self.name, self.in_fmt,
+                                  self.x[sl])
+        tw = self.twin
+        if tw is not None:
+            lo2, hi2 = _output_interval(tw.y[sl], err, self.out_fmt, self.name, self.in_fmt,
+                                        tw.x[sl])
+            plo, phi = tw.fold.preimage(tw.x[sl], lo2, hi2,
+                                        self.out_fmt.frac_bits - self.in_fmt.frac_bits)
+            has = tw.has[sl]
+            lo = np.where(has, np.maximum(lo, plo), lo)
+            hi = np.where(has, np.minimum(hi, phi), hi)
+            bad = lo > hi
+            if bad.any():
+                xr = float(self.in_fmt.to_real(tw.x[sl][np.flatnonzero(bad)[0]]))
+                raise SearchError(
+                    f"the {tw.fold.kind} fold of {self.name} misses max_error_lsb={err:g} "
+                    f"at x=\u00b1{xr:g}"
+                )
+        return _saturating(lo, hi, self.out_fmt)
 
     def bands(self, err: float, fs: int) -> _Bands:
         key = (err, fs)
         if key not in self._cache:
-            rl, ru = _allowed_outputs(self.y, err, self.out_fmt, self.name, self.in_fmt, self.x)
+            rl, ru = self.allowed(err)
             s = self.in_fmt.frac_bits + fs - self.out_fmt.frac_bits
             self._cache = {key: _acc_bands(self.x, rl, ru, s, self.rounding)}
         return self._cache[key]
@@ -286,6 +335,8 @@ class _Designer:
             intercepts=np.array([c for _, c in coefs], dtype=np.int64),
             intercept_frac_bits=acc_frac - k,
             rounding=self.rounding,
+            fold=self.fold.kind,
+            fold_center=self.fold.center,
         )
 
 
@@ -352,13 +403,12 @@ def _narrow(des: _Designer, err: float, starts, fs_max: int, greedy_ok: bool, ca
 
 def _segment_fit(des: _Designer, a: int, b: int, fs: int, k: int, err: float):
     """Integer fit of codes [a, b) within `err` LSB of the reference, or None."""
-    y, x = des.y[a:b], des.x[a:b]
     try:
-        rl, ru = _allowed_outputs(y, err, des.out_fmt, des.name, des.in_fmt, x)
+        rl, ru = des.allowed(err, a, b)
     except (SearchError, FormatError):
         return None
     s = des.in_fmt.frac_bits + fs - des.out_fmt.frac_bits
-    return _fit(_acc_bands(x, rl, ru, s, des.rounding), 0, b - a, k)
+    return _fit(_acc_bands(des.x[a:b], rl, ru, s, des.rounding), 0, b - a, k)
 
 
 def _polish(des: _Designer, err: float | None, starts, coefs, fs: int, k: int,
@@ -400,9 +450,10 @@ def _polish(des: _Designer, err: float | None, starts, coefs, fs: int, k: int,
     return out, bounds
 
 
-def design(target, in_fmt=None, out_fmt=None, max_error_lsb: float = 1.0,
+def design(target, in_fmt=None, out_fmt=None, max_error_lsb: float | None = None,
            n_segments: int | None = None, rounding: str = "nearest-even", pwl=None, *,
-           interval: tuple[float, float] | None = None, extra_segments: int = 0) -> FixedPWL:
+           interval: tuple[float, float] | None = None, extra_segments: int = 0,
+           symmetry: str = "auto") -> FixedPWL:
     """Design a FixedPWL for a target straight from its input codes.
 
     Parameters
@@ -411,20 +462,26 @@ def design(target, in_fmt=None, out_fmt=None, max_error_lsb: float = 1.0,
         The function (a built-in name, an expression or a `Target`).
     in_fmt, out_fmt : Format or str, optional
         Formats; default `default_formats` (16 bits each).
-    max_error_lsb : float
-        Every input code's output within this many output LSBs of the true f
-        (1 = faithful). Ignored when `n_segments` is given.
+    max_error_lsb : float, optional
+        Every input code's output within this many output LSBs of the true f. None (the
+        default) is strict faithful rounding: the output is one of the two codes next to
+        f(x), error < 1 LSB, and exactly f(x) where that is a code (to 1e-9 LSB). Ignored
+        when `n_segments` is given.
     n_segments : int, optional
         Use at most this many segments and make the max error as small as they allow.
     rounding : str
         Final rounding, one of `ROUNDING`.
     pwl : PWL, optional
-        Take the segments from this float PWL instead (see `quantize`).
+        Take the segments from this float PWL instead (see `quantize`; no fold).
     interval : (float, float), optional
         Input range the unit must cover; checked against `in_fmt`.
     extra_segments : int, >= 0
         Segments allowed above the fewest when narrowing the coefficients: a few more
         segments can buy narrower slopes (a smaller multiplier).
+    symmetry : str
+        One of `SYMMETRIES`: a fold to use (see `FixedPWL`: the tables then cover
+        ``v = -|x|`` only), ``none``, or ``auto``: every fold that holds on the codes is
+        designed next to the unfolded table and the fewest segments win (ties: no fold).
 
     Returns
     -------
@@ -438,19 +495,22 @@ def design(target, in_fmt=None, out_fmt=None, max_error_lsb: float = 1.0,
         Bad formats, an input format wider than `MAX_DESIGN_BITS`, an `interval` the input
         format cannot hold, or an output format that cannot hold f.
     SearchError
-        When no segment count (up to `MAX_SEGMENTS`) meets `max_error_lsb`.
+        When no segment count (up to `MAX_SEGMENTS`) meets `max_error_lsb`, or a requested
+        fold does not hold.
 
     Examples
     --------
     >>> fx = design("sigmoid", "s3.8", "u0.8")
-    >>> error_report(fx, "sigmoid")["max_err_lsb"] <= 1.0
-    True
+    >>> (fx.fold, error_report(fx, "sigmoid")["faithful"])
+    ('point', True)
     """
     tgt = _as_target(target)
     _check_rounding(rounding)
     if isinstance(extra_segments, bool) or not isinstance(extra_segments, int) \
             or extra_segments < 0:
         raise SearchError(f"extra_segments must be a non-negative integer, not {extra_segments!r}")
+    if symmetry not in SYMMETRIES:
+        raise SearchError(f"symmetry must be one of {SYMMETRIES}, not {symmetry!r}")
     in_fmt, out_fmt = _formats(tgt, in_fmt, out_fmt)
     if in_fmt.bits > MAX_DESIGN_BITS:
         raise FormatError(
@@ -461,25 +521,82 @@ def design(target, in_fmt=None, out_fmt=None, max_error_lsb: float = 1.0,
     if pwl is not None:
         return quantize(pwl, in_fmt, out_fmt, rounding=rounding, target=tgt,
                         max_error_lsb=max_error_lsb)
-    x = in_fmt.codes()
-    y = np.ldexp(_reference(tgt, in_fmt, x), out_fmt.frac_bits)
-    des = _Designer(tgt.name, y, x, in_fmt, out_fmt, rounding)
-    fs_max = _fs_max(in_fmt, out_fmt)
     if n_segments is not None:
         if isinstance(n_segments, bool) or not isinstance(n_segments, int) or n_segments < 1:
             raise SearchError(f"n_segments must be a positive integer, not {n_segments!r}")
+    else:
+        err = _error_target(max_error_lsb)
+    x = in_fmt.codes()
+    y = np.ldexp(_reference(tgt, in_fmt, x), out_fmt.frac_bits)
+    folds = _folds(symmetry, y, in_fmt, out_fmt, tgt.name)
+    best = None
+    for fold in folds:
+        des = _designer(tgt.name, y, in_fmt, out_fmt, rounding, fold)
+        try:
+            fx = _design_tables(des, err if n_segments is None else None, n_segments,
+                                extra_segments)
+        except SearchError:
+            if symmetry != "auto" or fold.kind == "none":
+                raise
+            continue  # a fold that holds only approximately may miss the target
+        if best is None or fx.n_segments < best.n_segments:
+            best = fx
+    return best
+
+
+def _error_target(max_error_lsb) -> float:
+    """The inclusive error bound of a ``max_error_lsb`` (None: strict faithful)."""
+    if max_error_lsb is None:
+        return FAITHFUL_LSB
+    if isinstance(max_error_lsb, bool) or not isinstance(max_error_lsb, int | float) \
+            or not 0 < max_error_lsb < float("inf"):
+        raise SearchError(f"max_error_lsb must be positive and finite, not {max_error_lsb!r}")
+    return float(max_error_lsb)
+
+
+def _folds(symmetry: str, y, in_fmt: Format, out_fmt: Format, name: str) -> list[Fold]:
+    """The folds to design: none first, then those `symmetry` asks for and that hold."""
+    if symmetry == "none":
+        return [Fold("none")]
+    found = detect_folds(y, in_fmt, out_fmt)
+    if symmetry == "auto":
+        return [Fold("none"), *found]
+    match = [f for f in found if f.kind == symmetry]
+    if not match:
+        raise SearchError(
+            f"{name} has no {symmetry} symmetry on the codes of {in_fmt} -> {out_fmt} "
+            f"(found: {', '.join(f.kind for f in found) or 'none'})"
+        )
+    return match
+
+
+def _designer(name, y, in_fmt: Format, out_fmt: Format, rounding: str, fold: Fold):
+    """The designer of the unfolded table, or of the half range v <= 0 with its mirror codes."""
+    x = in_fmt.codes()
+    if fold.kind == "none":
+        return _Designer(name, y, x, in_fmt, out_fmt, rounding)
+    v = x[x <= 0]
+    mirror = -v
+    has = (v < 0) & (mirror <= in_fmt.max_code)
+    mirror = np.where(has, mirror, v)
+    twin = _Twin(has, mirror, y[mirror - in_fmt.min_code], fold)
+    return _Designer(name, y[v - in_fmt.min_code], v, in_fmt, out_fmt, rounding, twin)
+
+
+def _design_tables(des: _Designer, err: float | None, n_segments: int | None,
+                   extra_segments: int) -> FixedPWL:
+    """Fewest segments, then narrowest coefficients, then the polish, for one designer."""
+    fs_max = _fs_max(des.in_fmt, des.out_fmt)
+    if n_segments is not None:
         err = _least_error(des, fs_max, n_segments)
         cap = n_segments
     else:
-        err = float(max_error_lsb)
-        if not err > 0:
-            raise SearchError(f"max_error_lsb must be positive, not {max_error_lsb!r}")
         cap = MAX_SEGMENTS
     g = _greedy(des.bands(err, fs_max), 0, cap)
     if g is None:
         raise SearchError(
-            f"no segment count up to {cap} meets max_error_lsb={err:g} for {tgt.name} "
-            f"({in_fmt} -> {out_fmt}, {rounding})"
+            f"no segment count up to {cap} meets max_error_lsb={err:g} for {des.name} "
+            f"({des.in_fmt} -> {des.out_fmt}, {des.rounding}, fold {des.fold.kind})"
         )
     starts, _ = g
     extra = extra_segments if n_segments is None else min(extra_segments, cap - len(starts))
@@ -551,7 +668,7 @@ def _pwl_starts(pwl, in_fmt: Format) -> list[int]:
 
 
 def quantize(pwl, in_fmt=None, out_fmt=None, *, rounding: str = "nearest-even", target=None,
-             max_error_lsb: float = 1.0, slope_frac_bits: int | None = None,
+             max_error_lsb: float | None = None, slope_frac_bits: int | None = None,
              intercept_frac_bits: int | None = None, function: str | None = None,
              interval: tuple[float, float] | None = None) -> FixedPWL:
     """Quantise a float `PWL` (e.g. a search result) to a FixedPWL.
@@ -571,9 +688,9 @@ def quantize(pwl, in_fmt=None, out_fmt=None, *, rounding: str = "nearest-even", 
         One of `ROUNDING`.
     target : Target or str, optional
         The true function the coefficients should approach.
-    max_error_lsb : float
+    max_error_lsb : float, optional
         Coefficient widths are the smallest that keep every segment within
-        ``max(max_error_lsb, its least error)`` LSB.
+        ``max(max_error_lsb, its least error)`` LSB (None: strict faithful, as in `design`).
     slope_frac_bits, intercept_frac_bits : int, optional
         Fix the coefficient precision instead of choosing it.
     function : str, optional
@@ -620,7 +737,7 @@ def quantize(pwl, in_fmt=None, out_fmt=None, *, rounding: str = "nearest-even", 
             )
     # the least error each segment can reach at full precision sets the budget
     _, bounds = _polish(des, None, starts, None, fs_max, 0, steps=10)
-    err = max(float(max_error_lsb), max(bounds))
+    err = max(_error_target(max_error_lsb), max(bounds))
     if slope_frac_bits is not None or intercept_frac_bits is not None:
         fs = fs_max
         acc_frac = in_fmt.frac_bits + fs

@@ -9,10 +9,12 @@ import numpy as np
 from ..errors import FormatError, ResultFileError
 from .format import Format, _check_rounding, round_shift, signed_width
 
-__all__ = ["FixedPWL", "FIXED_SCHEMA", "MAX_ACC_BITS"]
+__all__ = ["FixedPWL", "FIXED_SCHEMA", "MAX_ACC_BITS", "FOLDS"]
 
-FIXED_SCHEMA = 1
-"""Schema version of the ``fixed_pwl`` document."""
+FIXED_SCHEMA = 2
+"""Schema version of the ``fixed_pwl`` document (2 added the symmetry fold; 1 still reads)."""
+FOLDS = ("none", "odd", "point", "even", "residual")
+"""Symmetry folds: the tables cover v = -|x| only, and the output is unfolded from g(v)."""
 MAX_ACC_BITS = 62
 """Widest accumulator the int64 golden model computes without overflow."""
 
@@ -41,6 +43,14 @@ class FixedPWL:
         At most ``acc_frac_bits``.
     rounding : str
         One of `ROUNDING`, used by the final shift.
+    fold : str
+        One of `FOLDS`. With a fold the tables are indexed by ``v = -|x|`` (so every
+        breakpoint is <= 0 and the most negative code has its own entry) and give a core
+        code ``g`` (rounded and saturated as without a fold), which is unfolded for
+        ``x > 0``: ``odd`` -g, ``point`` ``fold_center`` - g, ``even`` g, ``residual``
+        g + relu(x) (x shifted to the output's fraction bits); then saturated again.
+    fold_center : int
+        The point fold's 2c in output codes (f(-x) = 2c - f(x)); 0 for the other folds.
 
     Raises
     ------
@@ -57,13 +67,15 @@ class FixedPWL:
     intercepts: np.ndarray
     intercept_frac_bits: int
     rounding: str = "nearest-even"
+    fold: str = "none"
+    fold_center: int = 0
 
     def __post_init__(self):
         set_ = object.__setattr__
         set_(self, "in_fmt", Format.parse(self.in_fmt))
         set_(self, "out_fmt", Format.parse(self.out_fmt))
         _check_rounding(self.rounding)
-        for name in ("slope_frac_bits", "intercept_frac_bits"):
+        for name in ("slope_frac_bits", "intercept_frac_bits", "fold_center"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | np.integer):
                 raise FormatError(f"{name} must be an integer, not {v!r}")
@@ -85,10 +97,13 @@ class FixedPWL:
             )
         if np.any(np.diff(bp) <= 0):
             raise FormatError(f"breakpoints must be strictly increasing, not {bp.tolist()!r}")
-        if bp.size and (bp[0] <= self.in_fmt.min_code or bp[-1] > self.in_fmt.max_code):
+        self._check_fold()
+        top = self.table_max_code
+        if bp.size and (bp[0] <= self.in_fmt.min_code or bp[-1] > top):
+            fold = f", {self.fold} fold" if self.folded else ""
             raise FormatError(
-                f"breakpoints must lie in ({self.in_fmt.min_code}, {self.in_fmt.max_code}] "
-                f"(input format {self.in_fmt}), not {bp[0]}..{bp[-1]}"
+                f"breakpoints must lie in ({self.in_fmt.min_code}, {top}] "
+                f"(input format {self.in_fmt}{fold}), not {bp[0]}..{bp[-1]}"
             )
         if self.acc_frac_bits < 0:
             raise FormatError(
@@ -106,7 +121,35 @@ class FixedPWL:
                 f"{MAX_ACC_BITS} supported"
             )
 
+    def _check_fold(self) -> None:
+        if self.fold not in FOLDS:
+            raise FormatError(f"fold must be one of {FOLDS}, not {self.fold!r}")
+        if self.fold != "none" and not self.in_fmt.signed:
+            raise FormatError(f"a {self.fold} fold needs a signed input format, not {self.in_fmt}")
+        if self.fold == "residual" and self.relu_shift < 0:
+            raise FormatError(
+                f"a residual fold adds relu(x) exactly: the output needs at least the input's "
+                f"fraction bits ({self.out_fmt} has fewer than {self.in_fmt})"
+            )
+        if self.fold != "point" and self.fold_center != 0:
+            raise FormatError(f"fold_center is only for the point fold, not {self.fold!r}")
+
     # ------------------------------------------------------------ derived widths
+    @property
+    def folded(self) -> bool:
+        """Whether the tables cover the half range ``v = -|x| <= 0`` only."""
+        return self.fold != "none"
+
+    @property
+    def table_max_code(self) -> int:
+        """Largest code the tables are indexed with (0 with a fold, else the format's max)."""
+        return 0 if self.folded else self.in_fmt.max_code
+
+    @property
+    def relu_shift(self) -> int:
+        """Left shift taking an input code to the output's fraction bits (residual fold)."""
+        return self.out_fmt.frac_bits - self.in_fmt.frac_bits
+
     @property
     def acc_frac_bits(self) -> int:
         """Fraction bits of the accumulator, ``in_fmt.frac_bits + slope_frac_bits``."""
@@ -158,16 +201,39 @@ class FixedPWL:
         return max(2, signed_width(ends))
 
     def segment_bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """First and last input code of every segment (int64 arrays, shape (S,))."""
+        """First and last table code of every segment (int64 arrays, shape (S,))."""
         lo = np.concatenate([[self.in_fmt.min_code], self.breakpoints]).astype(np.int64)
-        hi = np.concatenate([self.breakpoints - 1, [self.in_fmt.max_code]]).astype(np.int64)
+        hi = np.concatenate([self.breakpoints - 1, [self.table_max_code]]).astype(np.int64)
         return lo, hi
 
     # ------------------------------------------------------------ golden model
+    def table_code(self, x_codes) -> np.ndarray:
+        """The code the tables are indexed with: x, or ``v = -|x|`` with a fold (int64)."""
+        x = np.asarray(x_codes, dtype=np.int64)
+        return np.where(x < 0, x, -x) if self.folded else x
+
     def segment_index(self, x_codes) -> np.ndarray:
-        """Segment of each input code (int64)."""
-        return np.searchsorted(self.breakpoints, np.asarray(x_codes, dtype=np.int64),
+        """Segment of each input code (int64), after the fold."""
+        return np.searchsorted(self.breakpoints, self.table_code(x_codes),
                                side="right").astype(np.int64)
+
+    def unfold(self, x_codes, g_codes) -> np.ndarray:
+        """Output codes from the core codes ``g`` of the table codes of `x_codes`, saturated.
+
+        Without a fold this is the identity (g is already saturated).
+        """
+        x = np.asarray(x_codes, dtype=np.int64)
+        g = np.asarray(g_codes, dtype=np.int64)
+        pos = x > 0
+        if self.fold in ("none", "even"):
+            return g
+        if self.fold == "odd":
+            y = np.where(pos, -g, g)
+        elif self.fold == "point":
+            y = np.where(pos, self.fold_center - g, g)
+        else:  # residual: relu(x) in output codes is exact (relu_shift >= 0)
+            y = np.where(pos, g + (x << self.relu_shift), g)
+        return np.clip(y, self.out_fmt.min_code, self.out_fmt.max_code)
 
     def _acc(self, x, seg) -> np.ndarray:
         return self.slopes[seg] * x + (self.intercepts[seg] << self.intercept_shift)
@@ -196,6 +262,8 @@ class FixedPWL:
         >>> fx = FixedPWL("id", "s3.4", "s3.4", [], [1], 0, [0], 0)
         >>> fx.evaluate([-128, 5, 127]).tolist()
         [-128, 5, 127]
+        >>> FixedPWL("abs", "s3.4", "s3.4", [], [-1], 0, [0], 0, fold="even")([-7, 7]).tolist()
+        [7, 7]
         """
         x = np.asarray(x_codes)
         if x.size and not np.issubdtype(x.dtype, np.integer):
@@ -204,10 +272,11 @@ class FixedPWL:
         if x.size and (x.min() < self.in_fmt.min_code or x.max() > self.in_fmt.max_code):
             bad = x[(x < self.in_fmt.min_code) | (x > self.in_fmt.max_code)].flat[0]
             raise FormatError(f"input code {int(bad)} is outside the input format {self.in_fmt}")
-        acc = self._acc(x, self.segment_index(x))
+        v = self.table_code(x)
+        acc = self._acc(v, np.searchsorted(self.breakpoints, v, side="right"))
         s = self.out_shift
-        y = round_shift(acc, s, self.rounding) if s > 0 else acc << -s
-        return np.clip(y, self.out_fmt.min_code, self.out_fmt.max_code)
+        g = round_shift(acc, s, self.rounding) if s > 0 else acc << -s
+        return self.unfold(x, np.clip(g, self.out_fmt.min_code, self.out_fmt.max_code))
 
     __call__ = evaluate
 
@@ -226,6 +295,8 @@ class FixedPWL:
             and self.rounding == other.rounding
             and self.slope_frac_bits == other.slope_frac_bits
             and self.intercept_frac_bits == other.intercept_frac_bits
+            and self.fold == other.fold
+            and self.fold_center == other.fold_center
             and np.array_equal(self.breakpoints, other.breakpoints)
             and np.array_equal(self.slopes, other.slopes)
             and np.array_equal(self.intercepts, other.intercepts)
@@ -237,21 +308,23 @@ class FixedPWL:
     def __repr__(self) -> str:
         return (
             f"FixedPWL({self.function!r}, {self.in_fmt}->{self.out_fmt}, "
-            f"{self.n_segments} segments, slope {self.slope_bits}b/{self.slope_frac_bits}f, "
+            f"{self.n_segments} segments, fold {self.fold}, "
+            f"slope {self.slope_bits}b/{self.slope_frac_bits}f, "
             f"intercept {self.intercept_bits}b/{self.intercept_frac_bits}f, {self.rounding})"
         )
 
     def summary(self) -> str:
         """One line: formats, segments, coefficient widths."""
+        fold = "" if not self.folded else f" (half range, {self.fold} fold)"
         return (
-            f"{self.function}: {self.in_fmt} -> {self.out_fmt}, {self.n_segments} segments, "
-            f"slope {self.slope_bits} bits ({self.slope_frac_bits} frac), intercept "
+            f"{self.function}: {self.in_fmt} -> {self.out_fmt}, {self.n_segments} segments"
+            f"{fold}, slope {self.slope_bits} bits ({self.slope_frac_bits} frac), intercept "
             f"{self.intercept_bits} bits ({self.intercept_frac_bits} frac), acc "
             f"{self.acc_bits} bits, {self.rounding}"
         )
 
     def to_dict(self) -> dict:
-        """A ``fixed_pwl`` document (schema 1); formats as text, tables as int lists."""
+        """A ``fixed_pwl`` document (schema 2); formats as text, tables as int lists."""
         return {
             "kind": "fixed_pwl",
             "schema": FIXED_SCHEMA,
@@ -260,6 +333,8 @@ class FixedPWL:
             "out_fmt": str(self.out_fmt),
             "rounding": self.rounding,
             "saturation": True,
+            "fold": self.fold,
+            "fold_center": self.fold_center,
             "n_segments": self.n_segments,
             "breakpoints": self.breakpoints.tolist(),
             "slopes": self.slopes.tolist(),
@@ -284,7 +359,7 @@ class FixedPWL:
         if not isinstance(doc, dict) or doc.get("kind") != "fixed_pwl":
             kind = doc.get("kind") if isinstance(doc, dict) else type(doc).__name__
             raise ResultFileError(f"not a fixed_pwl document (kind is {kind!r})")
-        if doc.get("schema") != FIXED_SCHEMA:
+        if doc.get("schema") not in (1, FIXED_SCHEMA):
             raise ResultFileError(
                 f"unsupported fixed_pwl schema {doc.get('schema')!r} (expected {FIXED_SCHEMA})"
             )
@@ -302,6 +377,9 @@ class FixedPWL:
                 ):
                     raise FormatError(f"{k} must be a list of integers, not {v!r}")
                 tables[k] = np.array(v, dtype=np.int64)
+            fold = {k: doc[k] for k in ("fold", "fold_center") if k in doc}
+            if doc["schema"] == 1 and fold:
+                raise FormatError("a schema 1 document has no fold")
             fx = cls(
                 function=str(doc["function"]),
                 in_fmt=Format.parse(doc["in_fmt"]),
@@ -310,6 +388,7 @@ class FixedPWL:
                 intercept_frac_bits=doc["intercept_frac_bits"],
                 rounding=doc["rounding"],
                 **tables,
+                **fold,
             )
         except (FormatError, OverflowError) as e:
             raise ResultFileError(f"bad fixed_pwl document: {e}") from e

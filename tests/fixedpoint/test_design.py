@@ -10,13 +10,32 @@ from pwlgen.pwl import PWL
 
 DEFAULTS = {"gelu": ("s3.12", "s3.12"), "silu": ("s3.12", "s3.12"),
             "sigmoid": ("s3.12", "u0.16"), "tanh": ("s3.12", "s0.15")}
+FOLDS = {"gelu": "residual", "silu": "residual", "sigmoid": "point", "tanh": "odd"}
+
+
+def _targets_lsb(fx, fn) -> np.ndarray:
+    x = fx.in_fmt.codes()
+    return get_target(fn).f(x.astype(np.float64) / 2.0**fx.in_fmt.frac_bits) \
+        * 2.0**fx.out_fmt.frac_bits
 
 
 def _errors_lsb(fx, fn) -> np.ndarray:
     """|output - f| in output LSBs on every input code, computed without pwlgen's report."""
-    x = fx.in_fmt.codes()
-    f = get_target(fn).f(x.astype(np.float64) / 2.0**fx.in_fmt.frac_bits)
-    return np.abs(fx.evaluate(x) - f * 2.0**fx.out_fmt.frac_bits)
+    return np.abs(fx.evaluate(fx.in_fmt.codes()) - _targets_lsb(fx, fn))
+
+
+def _assert_strictly_faithful(fx, fn):
+    """Each output is floor(t) or ceil(t) of t = f(x) in LSB, and t where t is a code."""
+    t = _targets_lsb(fx, fn)
+    y = fx.evaluate(fx.in_fmt.codes())
+    lo = np.clip(np.floor(t), fx.out_fmt.min_code, fx.out_fmt.max_code)
+    hi = np.clip(np.ceil(t), fx.out_fmt.min_code, fx.out_fmt.max_code)
+    representable = np.abs(t - np.round(t)) <= 1e-9
+    hi = np.where(representable, np.round(t), hi)
+    lo = np.where(representable, np.round(t), lo)
+    bad = np.flatnonzero((y < lo) | (y > hi))
+    assert bad.size == 0, f"{fn}: not faithful at codes {fx.in_fmt.codes()[bad[:5]].tolist()}"
+    return int(representable.sum())
 
 
 @pytest.fixture(scope="module")
@@ -25,16 +44,49 @@ def defaults():
 
 
 @pytest.mark.parametrize("fn", list(DEFAULTS))
-def test_default_design_is_faithful_on_every_16_bit_code(defaults, fn):
+def test_default_design_is_strictly_faithful_on_every_16_bit_code(defaults, fn):
     fx = defaults[fn]
     assert (str(fx.in_fmt), str(fx.out_fmt)) == DEFAULTS[fn]
     assert fx.in_fmt.bits == 16 and fx.out_fmt.bits == 16
+    assert fx.fold == FOLDS[fn]
+    n_repr = _assert_strictly_faithful(fx, fn)
     err = _errors_lsb(fx, fn)
     assert err.size == 65536
-    assert err.max() <= 1.0, f"{fn}: worst code {fx.in_fmt.codes()[err.argmax()]}"
     rep = error_report(fx, fn)
-    assert rep["n_exceed"] == 0 and rep["faithful"]
+    assert rep["n_exceed"] == 0 and rep["faithful"] and rep["n_over_1"] == 0
+    assert rep["n_representable"] == n_repr and rep["n_representable_inexact"] == 0
     assert rep["max_err_lsb"] == pytest.approx(err.max(), abs=1e-9)
+
+
+def test_strict_faithfulness_is_exact_where_f_is_a_code():
+    # elu(x) = x for x >= 0: every such code is representable and must come out unchanged
+    fx = design("elu", "s3.8", "s3.8")
+    x = fx.in_fmt.codes()
+    pos = x >= 0
+    assert np.array_equal(fx.evaluate(x[pos]), x[pos])
+    _assert_strictly_faithful(fx, "elu")
+    # the inclusive 1-LSB budget is looser: it may return x + 1 there, and never needs more
+    loose = design("elu", "s3.8", "s3.8", max_error_lsb=1.0)
+    assert loose.n_segments <= fx.n_segments and _errors_lsb(loose, "elu").max() <= 1.0
+
+
+@pytest.mark.parametrize("fn", ["gelu", "hardswish", "softplus", "sigmoid"])
+def test_folded_and_unfolded_designs_are_both_strictly_faithful(fn):
+    folded = design(fn, "s3.8", "s3.8" if fn != "sigmoid" else "u0.10")
+    plain = design(fn, "s3.8", "s3.8" if fn != "sigmoid" else "u0.10", symmetry="none")
+    assert folded.fold != "none" and plain.fold == "none"
+    assert folded.n_segments < plain.n_segments
+    for fx in (folded, plain):
+        _assert_strictly_faithful(fx, fn)
+
+
+def test_a_symmetry_that_does_not_hold_is_refused():
+    with pytest.raises(SearchError, match=r"^gelu has no odd symmetry on the codes of s3.8 -> "
+                                          r"s3.8 \(found: residual\)$"):
+        design("gelu", "s3.8", "s3.8", symmetry="odd")
+    with pytest.raises(SearchError, match=r"^symmetry must be one of \('auto', 'none', "):
+        design("gelu", "s3.8", "s3.8", symmetry="mirror")
+    assert design("exp", "s1.6", "u3.4").fold == "none"
 
 
 @pytest.mark.parametrize("fn", list(DEFAULTS))
@@ -60,11 +112,12 @@ def test_small_designs_meet_the_target_under_every_rounding(rounding, fn, fmts):
 
 def test_design_uses_the_fewest_segments():
     # greedy is optimal: one segment fewer cannot be faithful
-    fx = design("sigmoid", "s3.6", "u0.8")
-    assert fx.n_segments > 1
-    fewer = design("sigmoid", "s3.6", "u0.8", n_segments=fx.n_segments - 1)
-    assert fewer.n_segments <= fx.n_segments - 1
-    assert _errors_lsb(fewer, "sigmoid").max() > 1.0
+    for sym in ("none", "auto"):
+        fx = design("sigmoid", "s3.6", "u0.8", symmetry=sym)
+        assert fx.n_segments > 1
+        fewer = design("sigmoid", "s3.6", "u0.8", n_segments=fx.n_segments - 1, symmetry=sym)
+        assert fewer.n_segments <= fx.n_segments - 1
+        assert _errors_lsb(fewer, "sigmoid").max() > 1.0 - 1e-9
 
 
 def test_fewer_segments_give_a_larger_error():

@@ -4,59 +4,85 @@
 (* generator = "Amaranth" *)
 module pwl_gelu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_stream__payload, o_stream__valid, i_stream__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
-  wire [31:0] \$1 ;
+  wire \$1 ;
   wire \$10 ;
-  wire \$11 ;
-  wire \$12 ;
-  wire \$13 ;
+  wire [26:0] \$11 ;
+  wire [26:0] \$12 ;
+  wire [16:0] \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  reg [15:0] \$19 ;
-  wire [30:0] \$2 ;
-  reg \$20 ;
-  reg \$21 ;
-  reg [15:0] \$22 ;
-  reg [1:0] \$23 ;
-  reg \$24 ;
-  reg [15:0] \$25 ;
-  reg [2:0] \$26 ;
+  wire [17:0] \$16 ;
+  wire [17:0] \$17 ;
+  wire [17:0] \$18 ;
+  wire \$19 ;
+  wire [16:0] \$2 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
+  reg [15:0] \$24 ;
+  reg \$25 ;
+  reg [15:0] \$26 ;
   reg \$27 ;
   reg [15:0] \$28 ;
-  reg [3:0] \$29 ;
-  wire [31:0] \$3 ;
+  reg \$29 ;
+  wire [16:0] \$3 ;
   reg \$30 ;
   reg [15:0] \$31 ;
-  reg [4:0] \$32 ;
-  reg \$33 ;
-  reg [15:0] \$34 ;
-  reg [5:0] \$35 ;
-  reg \$36 ;
-  reg [15:0] \$37 ;
+  reg \$32 ;
+  reg [15:0] \$33 ;
+  reg [1:0] \$34 ;
+  reg \$35 ;
+  reg [15:0] \$36 ;
+  reg \$37 ;
   reg [15:0] \$38 ;
-  reg [15:0] \$39 ;
+  reg [2:0] \$39 ;
   wire [30:0] \$4 ;
   reg \$40 ;
-  reg [29:0] \$41 ;
-  reg [15:0] \$42 ;
-  reg \$43 ;
-  reg [15:0] \$44 ;
+  reg [15:0] \$41 ;
+  reg \$42 ;
+  reg [15:0] \$43 ;
+  reg [3:0] \$44 ;
   reg \$45 ;
-  wire [31:0] \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire [30:0] \$8 ;
-  wire [30:0] \$9 ;
-  wire [29:0] acc;
-  wire [31:0] acc_biased;
+  reg [15:0] \$46 ;
+  reg \$47 ;
+  reg [15:0] \$48 ;
+  reg [4:0] \$49 ;
+  wire [30:0] \$5 ;
+  reg \$50 ;
+  reg [15:0] \$51 ;
+  reg \$52 ;
+  reg [15:0] \$53 ;
+  reg [14:0] \$54 ;
+  reg [15:0] \$55 ;
+  reg \$56 ;
+  reg [15:0] \$57 ;
+  reg \$58 ;
+  reg [25:0] \$59 ;
+  wire [31:0] \$6 ;
+  reg [15:0] \$60 ;
+  reg \$61 ;
+  reg [15:0] \$62 ;
+  reg \$63 ;
+  reg [15:0] \$64 ;
+  reg \$65 ;
+  reg [15:0] \$66 ;
+  reg \$67 ;
+  reg [15:0] \$68 ;
+  reg \$69 ;
+  wire [26:0] \$7 ;
+  reg \$70 ;
+  reg [15:0] \$71 ;
+  wire [27:0] \$8 ;
+  wire \$9 ;
+  wire [25:0] acc;
+  wire [27:0] acc_biased;
+  wire advance;
   wire bit0;
   wire bit1;
   wire bit2;
   wire bit3;
   wire bit4;
-  wire bit5;
   input clk;
   wire clk;
   input [15:0] i_stream__payload;
@@ -66,167 +92,451 @@ module pwl_gelu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   input i_stream__valid;
   wire i_stream__valid;
   reg [15:0] intercept_c;
+  wire [17:0] mirrored;
   output [15:0] o_stream__payload;
   reg [15:0] o_stream__payload = 16'h0000;
   input o_stream__ready;
   wire o_stream__ready;
   output o_stream__valid;
   reg o_stream__valid = 1'h0;
+  (* init = 16'h0000 *)
+  wire [15:0] out_data;
+  (* init = 1'h0 *)
+  wire out_valid;
+  wire pos_c;
   wire prefix0;
   wire [1:0] prefix1;
   wire [2:0] prefix2;
   wire [3:0] prefix3;
   wire [4:0] prefix4;
-  wire [5:0] prefix5;
-  wire [29:0] product_c;
-  wire [30:0] rounded;
+  wire [25:0] product_c;
+  wire [26:0] rounded;
   input rst;
   wire rst;
-  reg [15:0] s1_level0_0 = 16'h0000;
-  reg s1_level0_1 = 1'h0;
-  wire s1_load;
+  reg [15:0] s1_fold_0 = 16'h0000;
+  reg s1_fold_1 = 1'h0;
+  reg [15:0] s1_fold_2 = 16'h0000;
   reg s1_valid = 1'h0;
-  reg [15:0] s2_level1_0 = 16'h0000;
-  reg [1:0] s2_level1_1 = 2'h0;
-  wire s2_load;
+  reg [15:0] s2_level0_0 = 16'h0000;
+  reg s2_level0_1 = 1'h0;
+  reg s2_level0_2 = 1'h0;
+  reg [15:0] s2_level0_3 = 16'h0000;
   reg s2_valid = 1'h0;
-  reg [15:0] s3_level2_0 = 16'h0000;
-  reg [2:0] s3_level2_1 = 3'h0;
-  wire s3_load;
+  reg [15:0] s3_level1_0 = 16'h0000;
+  reg [1:0] s3_level1_1 = 2'h0;
+  reg s3_level1_2 = 1'h0;
+  reg [15:0] s3_level1_3 = 16'h0000;
   reg s3_valid = 1'h0;
-  reg [15:0] s4_level3_0 = 16'h0000;
-  reg [3:0] s4_level3_1 = 4'h0;
-  wire s4_load;
+  reg [15:0] s4_level2_0 = 16'h0000;
+  reg [2:0] s4_level2_1 = 3'h0;
+  reg s4_level2_2 = 1'h0;
+  reg [15:0] s4_level2_3 = 16'h0000;
   reg s4_valid = 1'h0;
-  reg [15:0] s5_level4_0 = 16'h0000;
-  reg [4:0] s5_level4_1 = 5'h00;
-  wire s5_load;
+  reg [15:0] s5_level3_0 = 16'h0000;
+  reg [3:0] s5_level3_1 = 4'h0;
+  reg s5_level3_2 = 1'h0;
+  reg [15:0] s5_level3_3 = 16'h0000;
   reg s5_valid = 1'h0;
-  reg [15:0] s6_level5_0 = 16'h0000;
-  reg [5:0] s6_level5_1 = 6'h00;
-  wire s6_load;
+  reg [15:0] s6_level4_0 = 16'h0000;
+  reg [4:0] s6_level4_1 = 5'h00;
+  reg s6_level4_2 = 1'h0;
+  reg [15:0] s6_level4_3 = 16'h0000;
   reg s6_valid = 1'h0;
-  wire s7_load;
   reg [15:0] s7_rom_0 = 16'h0000;
-  reg [15:0] s7_rom_1 = 16'h0000;
+  reg [14:0] s7_rom_1 = 15'h0000;
   reg [15:0] s7_rom_2 = 16'h0000;
+  reg s7_rom_3 = 1'h0;
+  reg [15:0] s7_rom_4 = 16'h0000;
   reg s7_valid = 1'h0;
-  wire s8_load;
-  reg [29:0] s8_mul_0 = 30'h00000000;
+  reg [25:0] s8_mul_0 = 26'h0000000;
   reg [15:0] s8_mul_1 = 16'h0000;
+  reg s8_mul_2 = 1'h0;
+  reg [15:0] s8_mul_3 = 16'h0000;
   reg s8_valid = 1'h0;
-  wire s9_load;
-  (* init = 16'h0000 *)
-  wire [15:0] s9_out_0;
-  (* init = 1'h0 *)
-  wire s9_valid;
-  reg [15:0] slope_c;
+  reg [15:0] s9_out_0 = 16'h0000;
+  reg s9_out_1 = 1'h0;
+  reg [15:0] s9_out_2 = 16'h0000;
+  reg s9_valid = 1'h0;
+  reg [14:0] slope_c;
+  reg [15:0] spare_data = 16'h0000;
+  reg spare_valid = 1'h0;
   wire [17:0] thr0;
   reg [17:0] thr1;
   reg [17:0] thr2;
   reg [17:0] thr3;
   reg [17:0] thr4;
-  reg [17:0] thr5;
+  wire [15:0] v_c;
   wire [15:0] x;
   wire [15:0] y_c;
+  wire [15:0] y_unfold_c;
+  assign i_stream__ready = advance & \$19 ;
+  assign \$20  = ~ o_stream__valid;
+  assign \$21  = o_stream__ready | \$20 ;
+  assign \$22  = s9_valid & advance;
+  assign \$23  = s9_valid & advance;
   always @(posedge clk)
-    s3_level2_0 <= \$25 ;
+    s1_fold_0 <= \$24 ;
   always @(posedge clk)
-    s3_level2_1 <= \$26 ;
+    s1_fold_1 <= \$25 ;
   always @(posedge clk)
-    s3_valid <= \$27 ;
+    s1_fold_2 <= \$26 ;
   always @(posedge clk)
-    s4_level3_0 <= \$28 ;
+    s1_valid <= \$27 ;
   always @(posedge clk)
-    s4_level3_1 <= \$29 ;
+    s2_level0_0 <= \$28 ;
   always @(posedge clk)
-    s4_valid <= \$30 ;
+    s2_level0_1 <= \$29 ;
   always @(posedge clk)
-    s5_level4_0 <= \$31 ;
+    s2_level0_2 <= \$30 ;
   always @(posedge clk)
-    s5_level4_1 <= \$32 ;
+    s2_level0_3 <= \$31 ;
   always @(posedge clk)
-    s5_valid <= \$33 ;
+    s2_valid <= \$32 ;
   always @(posedge clk)
-    s6_level5_0 <= \$34 ;
+    s3_level1_0 <= \$33 ;
   always @(posedge clk)
-    s6_level5_1 <= \$35 ;
+    s3_level1_1 <= \$34 ;
   always @(posedge clk)
-    s6_valid <= \$36 ;
+    s3_level1_2 <= \$35 ;
   always @(posedge clk)
-    s7_rom_0 <= \$37 ;
+    s3_level1_3 <= \$36 ;
   always @(posedge clk)
-    s7_rom_1 <= \$38 ;
+    s3_valid <= \$37 ;
   always @(posedge clk)
-    s7_rom_2 <= \$39 ;
+    s4_level2_0 <= \$38 ;
   always @(posedge clk)
-    s7_valid <= \$40 ;
+    s4_level2_1 <= \$39 ;
   always @(posedge clk)
-    s8_mul_0 <= \$41 ;
+    s4_level2_2 <= \$40 ;
   always @(posedge clk)
-    s8_mul_1 <= \$42 ;
+    s4_level2_3 <= \$41 ;
   always @(posedge clk)
-    s8_valid <= \$43 ;
+    s4_valid <= \$42 ;
   always @(posedge clk)
-    o_stream__payload <= \$44 ;
+    s5_level3_0 <= \$43 ;
   always @(posedge clk)
-    o_stream__valid <= \$45 ;
-  assign bit0 = $signed(i_stream__payload) >= $signed(10'h1c6);
-  assign bit1 = $signed(s1_level0_0) >= $signed(thr1);
-  assign bit2 = $signed(s2_level1_0) >= $signed(thr2);
-  assign bit3 = $signed(s3_level2_0) >= $signed(thr3);
-  assign bit4 = $signed(s4_level3_0) >= $signed(thr4);
-  assign bit5 = $signed(s5_level4_0) >= $signed(thr5);
-  assign \$1  = $signed(s7_rom_0) * $signed(s7_rom_1);
-  assign \$3  = $signed(s8_mul_0) + $signed(\$2 );
-  assign \$4  = $signed(\$3 [29:0]) + $signed(14'h1fff);
-  assign acc_biased = $signed(\$4 ) + $signed({ 1'h0, \$3 [14] });
-  assign \$6  = $signed(\$5 [30:0]) > $signed(16'h7fff);
-  assign \$7  = $signed(\$5 [30:0]) < $signed(16'h8000);
-  assign \$8  = \$7  ? 31'h7fff8000 : \$5 [30:0];
-  assign \$9  = \$6  ? 31'h00007fff : \$8 ;
-  assign \$10  = ~ o_stream__valid;
-  assign s9_load = \$10  | o_stream__ready;
-  assign \$11  = ~ s8_valid;
-  assign s8_load = \$11  | s9_load;
-  assign \$12  = ~ s7_valid;
-  assign s7_load = \$12  | s8_load;
-  assign \$13  = ~ s6_valid;
-  assign s6_load = \$13  | s7_load;
-  assign \$14  = ~ s5_valid;
-  assign s5_load = \$14  | s6_load;
-  assign \$15  = ~ s4_valid;
-  assign s4_load = \$15  | s5_load;
-  assign \$16  = ~ s3_valid;
-  assign s3_load = \$16  | s4_load;
-  assign \$17  = ~ s2_valid;
-  assign s2_load = \$17  | s3_load;
-  assign \$18  = ~ s1_valid;
-  assign i_stream__ready = \$18  | s2_load;
+    s5_level3_1 <= \$44 ;
   always @(posedge clk)
-    s1_level0_0 <= \$19 ;
+    s5_level3_2 <= \$45 ;
   always @(posedge clk)
-    s1_level0_1 <= \$20 ;
+    s5_level3_3 <= \$46 ;
   always @(posedge clk)
-    s1_valid <= \$21 ;
+    s5_valid <= \$47 ;
   always @(posedge clk)
-    s2_level1_0 <= \$22 ;
+    s6_level4_0 <= \$48 ;
   always @(posedge clk)
-    s2_level1_1 <= \$23 ;
+    s6_level4_1 <= \$49 ;
   always @(posedge clk)
-    s2_valid <= \$24 ;
+    s6_level4_2 <= \$50 ;
+  always @(posedge clk)
+    s6_level4_3 <= \$51 ;
+  always @(posedge clk)
+    s6_valid <= \$52 ;
+  always @(posedge clk)
+    s7_rom_0 <= \$53 ;
+  always @(posedge clk)
+    s7_rom_1 <= \$54 ;
+  always @(posedge clk)
+    s7_rom_2 <= \$55 ;
+  always @(posedge clk)
+    s7_rom_3 <= \$56 ;
+  always @(posedge clk)
+    s7_rom_4 <= \$57 ;
+  always @(posedge clk)
+    s7_valid <= \$58 ;
+  always @(posedge clk)
+    s8_mul_0 <= \$59 ;
+  always @(posedge clk)
+    s8_mul_1 <= \$60 ;
+  always @(posedge clk)
+    s8_mul_2 <= \$61 ;
+  always @(posedge clk)
+    s8_mul_3 <= \$62 ;
+  always @(posedge clk)
+    s8_valid <= \$63 ;
+  always @(posedge clk)
+    s9_out_0 <= \$64 ;
+  always @(posedge clk)
+    s9_out_1 <= \$65 ;
+  always @(posedge clk)
+    s9_out_2 <= \$66 ;
+  always @(posedge clk)
+    s9_valid <= \$67 ;
+  always @(posedge clk)
+    o_stream__payload <= \$68 ;
+  always @(posedge clk)
+    o_stream__valid <= \$69 ;
+  always @(posedge clk)
+    spare_valid <= \$70 ;
+  always @(posedge clk)
+    spare_data <= \$71 ;
+  assign \$1  = $signed(i_stream__payload) < $signed(1'h0);
+  assign \$2  = - $signed(i_stream__payload);
+  assign \$3  = \$1  ? { i_stream__payload[15], i_stream__payload } : \$2 ;
+  assign pos_c = $signed(i_stream__payload) > $signed(1'h0);
+  assign bit0 = $signed(s1_fold_0) >= $signed(13'h12cf);
+  assign bit1 = $signed(s2_level0_0) >= $signed(thr1);
+  assign bit2 = $signed(s3_level1_0) >= $signed(thr2);
+  assign bit3 = $signed(s4_level2_0) >= $signed(thr3);
+  assign bit4 = $signed(s5_level3_0) >= $signed(thr4);
+  assign \$4  = $signed(s7_rom_0) * $signed(s7_rom_1);
+  assign \$6  = $signed(s8_mul_0) + $signed(\$5 );
+  assign \$7  = $signed(\$6 [25:0]) + $signed(15'h3fff);
+  assign acc_biased = $signed(\$7 ) + $signed({ 1'h0, \$6 [15] });
+  assign \$9  = $signed(\$8 [26:0]) > $signed(16'h7fff);
+  assign \$10  = $signed(\$8 [26:0]) < $signed(16'h8000);
+  assign \$11  = \$10  ? 27'h7ff8000 : \$8 [26:0];
+  assign \$12  = \$9  ? 27'h0007fff : \$11 ;
+  assign mirrored = $signed(s9_out_0) + $signed(\$13 );
+  assign \$14  = $signed(mirrored) > $signed(16'h7fff);
+  assign \$15  = $signed(mirrored) < $signed(16'h8000);
+  assign \$16  = \$15  ? 18'h38000 : mirrored;
+  assign \$17  = \$14  ? 18'h07fff : \$16 ;
+  assign \$18  = s9_out_1 ? \$17  : { s9_out_0[15], s9_out_0[15], s9_out_0 };
+  assign advance = ~ spare_valid;
+  assign \$19  = ~ rst;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$26  = s3_level2_1;
-    if (s3_load) begin
-      \$26  = { s2_level1_1, bit2 };
+    (* full_case = 32'd1 *)
+    casez (s2_level0_1)
+      1'h0:
+          thr1 = 18'h3df47;
+      1'h1:
+          thr1 = 18'h3fae5;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (s3_level1_1)
+      2'h0:
+          thr2 = 18'h3d55c;
+      2'h1:
+          thr2 = 18'h3ec63;
+      2'h2:
+          thr2 = 18'h3f746;
+      2'h3:
+          thr2 = 18'h3fe63;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (s4_level2_1)
+      3'h0:
+          thr3 = 18'h3cdd3;
+      3'h1:
+          thr3 = 18'h3daaf;
+      3'h2:
+          thr3 = 18'h3e3d2;
+      3'h3:
+          thr3 = 18'h3f00c;
+      3'h4:
+          thr3 = 18'h3f548;
+      3'h5:
+          thr3 = 18'h3f922;
+      3'h6:
+          thr3 = 18'h3fca3;
+      3'h7:
+          thr3 = 18'h00001;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (s5_level3_1)
+      4'h0:
+          thr4 = 18'h3c784;
+      4'h1:
+          thr4 = 18'h3d20d;
+      4'h2:
+          thr4 = 18'h3d826;
+      4'h3:
+          thr4 = 18'h3dd07;
+      4'h4:
+          thr4 = 18'h3e180;
+      4'h5:
+          thr4 = 18'h3e666;
+      4'h6:
+          thr4 = 18'h3ee6d;
+      4'h7:
+          thr4 = 18'h3f17d;
+      4'h8:
+          thr4 = 18'h3f42b;
+      4'h9:
+          thr4 = 18'h3f64b;
+      4'ha:
+          thr4 = 18'h3f833;
+      4'hb:
+          thr4 = 18'h3fa07;
+      4'hc:
+          thr4 = 18'h3fbc4;
+      4'hd:
+          thr4 = 18'h3fd81;
+      4'he:
+          thr4 = 18'h3ff3d;
+      4'hf:
+          thr4 = 18'h00001;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (s6_level4_1)
+      5'h00:
+          slope_c = 15'h7ffd;
+      5'h01:
+          slope_c = 15'h7f66;
+      5'h02:
+          slope_c = 15'h7e7e;
+      5'h03:
+          slope_c = 15'h7d50;
+      5'h04:
+          slope_c = 15'h7be6;
+      5'h05:
+          slope_c = 15'h7a4d;
+      5'h06:
+          slope_c = 15'h7889;
+      5'h07:
+          slope_c = 15'h76ad;
+      5'h08:
+          slope_c = 15'h74c8;
+      5'h09:
+          slope_c = 15'h72df;
+      5'h0a:
+          slope_c = 15'h7112;
+      5'h0b:
+          slope_c = 15'h6fbd;
+      5'h0c:
+          slope_c = 15'h7181;
+      5'h0d:
+          slope_c = 15'h73f6;
+      5'h0e:
+          slope_c = 15'h76ee;
+      5'h0f:
+          slope_c = 15'h7a49;
+      5'h10:
+          slope_c = 15'h7e1a;
+      5'h11:
+          slope_c = 15'h02a1;
+      5'h12:
+          slope_c = 15'h06d0;
+      5'h13:
+          slope_c = 15'h0b2a;
+      5'h14:
+          slope_c = 15'h0fa7;
+      5'h15:
+          slope_c = 15'h143f;
+      5'h16:
+          slope_c = 15'h1908;
+      5'h17:
+          slope_c = 15'h1df1;
+      5'h18:
+          slope_c = 15'h22f4;
+      5'h19:
+          slope_c = 15'h281c;
+      5'h1a:
+          slope_c = 15'h2d7d;
+      5'h1b:
+          slope_c = 15'h32d9;
+      5'h1c:
+          slope_c = 15'h3858;
+      default:
+          slope_c = 15'h3daa;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (s6_level4_1)
+      5'h00:
+          intercept_c = 16'hffd2;
+      5'h01:
+          intercept_c = 16'hfb98;
+      5'h02:
+          intercept_c = 16'hf5e3;
+      5'h03:
+          intercept_c = 16'hef18;
+      5'h04:
+          intercept_c = 16'he78b;
+      5'h05:
+          intercept_c = 16'hdf94;
+      5'h06:
+          intercept_c = 16'hd756;
+      5'h07:
+          intercept_c = 16'hcf35;
+      5'h08:
+          intercept_c = 16'hc774;
+      5'h09:
+          intercept_c = 16'hc02a;
+      5'h0a:
+          intercept_c = 16'hb9d1;
+      5'h0b:
+          intercept_c = 16'hb588;
+      5'h0c:
+          intercept_c = 16'hb9de;
+      5'h0d:
+          intercept_c = 16'hbf46;
+      5'h0e:
+          intercept_c = 16'hc533;
+      5'h0f:
+          intercept_c = 16'hcb4b;
+      5'h10:
+          intercept_c = 16'hd199;
+      5'h11:
+          intercept_c = 16'hd859;
+      5'h12:
+          intercept_c = 16'hddf9;
+      5'h13:
+          intercept_c = 16'he344;
+      5'h14:
+          intercept_c = 16'he82b;
+      5'h15:
+          intercept_c = 16'heca6;
+      5'h16:
+          intercept_c = 16'hf0c5;
+      5'h17:
+          intercept_c = 16'hf473;
+      5'h18:
+          intercept_c = 16'hf7a7;
+      5'h19:
+          intercept_c = 16'hfa64;
+      5'h1a:
+          intercept_c = 16'hfca8;
+      5'h1b:
+          intercept_c = 16'hfe56;
+      5'h1c:
+          intercept_c = 16'hff75;
+      default:
+          intercept_c = 16'hfff9;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$24  = s1_fold_0;
+    if (advance) begin
+      \$24  = \$3 [15:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$27  = s3_valid;
-    if (s3_load) begin
-      \$27  = s2_valid;
+    \$25  = s1_fold_1;
+    if (advance) begin
+      \$25  = pos_c;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$26  = s1_fold_2;
+    if (advance) begin
+      \$26  = i_stream__payload;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$27  = s1_valid;
+    if (advance) begin
+      \$27  = i_stream__valid;
     end
     if (rst) begin
       \$27  = 1'h0;
@@ -234,624 +544,373 @@ module pwl_gelu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$28  = s4_level3_0;
-    if (s4_load) begin
-      \$28  = s3_level2_0;
+    \$28  = s2_level0_0;
+    if (advance) begin
+      \$28  = s1_fold_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$29  = s4_level3_1;
-    if (s4_load) begin
-      \$29  = { s3_level2_1, bit3 };
+    \$29  = s2_level0_1;
+    if (advance) begin
+      \$29  = bit0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$30  = s4_valid;
-    if (s4_load) begin
-      \$30  = s3_valid;
+    \$30  = s2_level0_2;
+    if (advance) begin
+      \$30  = s1_fold_1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$31  = s2_level0_3;
+    if (advance) begin
+      \$31  = s1_fold_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$32  = s2_valid;
+    if (advance) begin
+      \$32  = s1_valid;
     end
     if (rst) begin
-      \$30  = 1'h0;
+      \$32  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$31  = s5_level4_0;
-    if (s5_load) begin
-      \$31  = s4_level3_0;
+    \$33  = s3_level1_0;
+    if (advance) begin
+      \$33  = s2_level0_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$32  = s5_level4_1;
-    if (s5_load) begin
-      \$32  = { s4_level3_1, bit4 };
+    \$34  = s3_level1_1;
+    if (advance) begin
+      \$34  = { s2_level0_1, bit1 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$33  = s5_valid;
-    if (s5_load) begin
-      \$33  = s4_valid;
-    end
-    if (rst) begin
-      \$33  = 1'h0;
+    \$35  = s3_level1_2;
+    if (advance) begin
+      \$35  = s2_level0_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$34  = s6_level5_0;
-    if (s6_load) begin
-      \$34  = s5_level4_0;
+    \$36  = s3_level1_3;
+    if (advance) begin
+      \$36  = s2_level0_3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$35  = s6_level5_1;
-    if (s6_load) begin
-      \$35  = { s5_level4_1, bit5 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$36  = s6_valid;
-    if (s6_load) begin
-      \$36  = s5_valid;
+    \$37  = s3_valid;
+    if (advance) begin
+      \$37  = s2_valid;
     end
     if (rst) begin
-      \$36  = 1'h0;
+      \$37  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$37  = s7_rom_0;
-    if (s7_load) begin
-      \$37  = s6_level5_0;
+    \$38  = s4_level2_0;
+    if (advance) begin
+      \$38  = s3_level1_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$38  = s7_rom_1;
-    if (s7_load) begin
-      \$38  = slope_c;
+    \$39  = s4_level2_1;
+    if (advance) begin
+      \$39  = { s3_level1_1, bit2 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$39  = s7_rom_2;
-    if (s7_load) begin
-      \$39  = intercept_c;
+    \$40  = s4_level2_2;
+    if (advance) begin
+      \$40  = s3_level1_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$40  = s7_valid;
-    if (s7_load) begin
-      \$40  = s6_valid;
-    end
-    if (rst) begin
-      \$40  = 1'h0;
+    \$41  = s4_level2_3;
+    if (advance) begin
+      \$41  = s3_level1_3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$41  = s8_mul_0;
-    if (s8_load) begin
-      \$41  = \$1 [29:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$42  = s8_mul_1;
-    if (s8_load) begin
-      \$42  = s7_rom_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$43  = s8_valid;
-    if (s8_load) begin
-      \$43  = s7_valid;
+    \$42  = s4_valid;
+    if (advance) begin
+      \$42  = s3_valid;
     end
     if (rst) begin
-      \$43  = 1'h0;
+      \$42  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$44  = o_stream__payload;
-    if (s9_load) begin
-      \$44  = \$9 [15:0];
+    \$43  = s5_level3_0;
+    if (advance) begin
+      \$43  = s4_level2_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$45  = o_stream__valid;
-    if (s9_load) begin
-      \$45  = s8_valid;
-    end
-    if (rst) begin
-      \$45  = 1'h0;
+    \$44  = s5_level3_1;
+    if (advance) begin
+      \$44  = { s4_level2_1, bit3 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s1_level0_1)
-      1'h0:
-          thr1 = 18'h3f2b2;
-      1'h1:
-          thr1 = 18'h01400;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s2_level1_1)
-      2'h0:
-          thr2 = 18'h3df47;
-      2'h1:
-          thr2 = 18'h3fae5;
-      2'h2:
-          thr2 = 18'h008eb;
-      2'h3:
-          thr2 = 18'h02ac6;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s3_level2_1)
-      3'h0:
-          thr3 = 18'h3d55c;
-      3'h1:
-          thr3 = 18'h3ec63;
-      3'h2:
-          thr3 = 18'h3f746;
-      3'h3:
-          thr3 = 18'h3fe63;
-      3'h4:
-          thr3 = 18'h0053b;
-      3'h5:
-          thr3 = 18'h00d84;
-      3'h6:
-          thr3 = 18'h020df;
-      3'h7:
-          thr3 = 18'h08000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s4_level3_1)
-      4'h0:
-          thr4 = 18'h3cdd3;
-      4'h1:
-          thr4 = 18'h3daaf;
-      4'h2:
-          thr4 = 18'h3e3c9;
-      4'h3:
-          thr4 = 18'h3f001;
-      4'h4:
-          thr4 = 18'h3f548;
-      4'h5:
-          thr4 = 18'h3f922;
-      4'h6:
-          thr4 = 18'h3fca3;
-      4'h7:
-          thr4 = 18'h00014;
-      4'h8:
-          thr4 = 18'h00375;
-      4'h9:
-          thr4 = 18'h0070c;
-      4'ha:
-          thr4 = 18'h00b09;
-      4'hb:
-          thr4 = 18'h0102e;
-      4'hc:
-          thr4 = 18'h01c5c;
-      4'hd:
-          thr4 = 18'h02578;
-      4'he:
-          thr4 = 18'h03282;
-      4'hf:
-          thr4 = 18'h08000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s5_level4_1)
-      5'h00:
-          thr5 = 18'h3c784;
-      5'h01:
-          thr5 = 18'h3d20d;
-      5'h02:
-          thr5 = 18'h3d826;
-      5'h03:
-          thr5 = 18'h3dd07;
-      5'h04:
-          thr5 = 18'h3e180;
-      5'h05:
-          thr5 = 18'h3e655;
-      5'h06:
-          thr5 = 18'h3ee63;
-      5'h07:
-          thr5 = 18'h3f16c;
-      5'h08:
-          thr5 = 18'h3f408;
-      5'h09:
-          thr5 = 18'h3f64b;
-      5'h0a:
-          thr5 = 18'h3f833;
-      5'h0b:
-          thr5 = 18'h3fa07;
-      5'h0c:
-          thr5 = 18'h3fbc4;
-      5'h0d:
-          thr5 = 18'h3fd81;
-      5'h0e:
-          thr5 = 18'h3ff3d;
-      5'h0f:
-          thr5 = 18'h000ef;
-      5'h10:
-          thr5 = 18'h0029a;
-      5'h11:
-          thr5 = 18'h0045b;
-      5'h12:
-          thr5 = 18'h00623;
-      5'h13:
-          thr5 = 18'h007f9;
-      5'h14:
-          thr5 = 18'h009ee;
-      5'h15:
-          thr5 = 18'h00c46;
-      5'h16:
-          thr5 = 18'h00ec4;
-      5'h17:
-          thr5 = 18'h011df;
-      5'h18:
-          thr5 = 18'h019dc;
-      5'h19:
-          thr5 = 18'h01eaa;
-      5'h1a:
-          thr5 = 18'h02327;
-      5'h1b:
-          thr5 = 18'h027f5;
-      5'h1c:
-          thr5 = 18'h02e24;
-      5'h1d:
-          thr5 = 18'h0396c;
-      5'h1e:
-          thr5 = 18'h08000;
-      5'h1f:
-          thr5 = 18'h08000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s6_level5_1)
-      6'h00:
-          slope_c = 16'hffff;
-      6'h01:
-          slope_c = 16'hffb3;
-      6'h02:
-          slope_c = 16'hff3f;
-      6'h03:
-          slope_c = 16'hfea8;
-      6'h04:
-          slope_c = 16'hfdf3;
-      6'h05:
-          slope_c = 16'hfd26;
-      6'h06:
-          slope_c = 16'hfc46;
-      6'h07:
-          slope_c = 16'hfb57;
-      6'h08:
-          slope_c = 16'hfa64;
-      6'h09:
-          slope_c = 16'hf971;
-      6'h0a:
-          slope_c = 16'hf88c;
-      6'h0b:
-          slope_c = 16'hf7df;
-      6'h0c:
-          slope_c = 16'hf8bf;
-      6'h0d:
-          slope_c = 16'hf9f6;
-      6'h0e:
-          slope_c = 16'hfb68;
-      6'h0f:
-          slope_c = 16'hfd0b;
-      6'h10:
-          slope_c = 16'hfedc;
-      6'h11:
-          slope_c = 16'h0147;
-      6'h12:
-          slope_c = 16'h0368;
-      6'h13:
-          slope_c = 16'h0592;
-      6'h14:
-          slope_c = 16'h07d3;
-      6'h15:
-          slope_c = 16'h0a1f;
-      6'h16:
-          slope_c = 16'h0c84;
-      6'h17:
-          slope_c = 16'h0efa;
-      6'h18:
-          slope_c = 16'h117a;
-      6'h19:
-          slope_c = 16'h140e;
-      6'h1a:
-          slope_c = 16'h16bb;
-      6'h1b:
-          slope_c = 16'h1970;
-      6'h1c:
-          slope_c = 16'h1c2c;
-      6'h1d:
-          slope_c = 16'h1eee;
-      6'h1e:
-          slope_c = 16'h2187;
-      6'h1f:
-          slope_c = 16'h2445;
-      6'h20:
-          slope_c = 16'h26e7;
-      6'h21:
-          slope_c = 16'h297c;
-      6'h22:
-          slope_c = 16'h2c33;
-      6'h23:
-          slope_c = 16'h2ed6;
-      6'h24:
-          slope_c = 16'h3159;
-      6'h25:
-          slope_c = 16'h33df;
-      6'h26:
-          slope_c = 16'h363d;
-      6'h27:
-          slope_c = 16'h3892;
-      6'h28:
-          slope_c = 16'h3acc;
-      6'h29:
-          slope_c = 16'h3d04;
-      6'h2a:
-          slope_c = 16'h3f2f;
-      6'h2b:
-          slope_c = 16'h4153;
-      6'h2c:
-          slope_c = 16'h432b;
-      6'h2d:
-          slope_c = 16'h44c1;
-      6'h2e:
-          slope_c = 16'h4630;
-      6'h2f:
-          slope_c = 16'h4764;
-      6'h30:
-          slope_c = 16'h4823;
-      6'h31:
-          slope_c = 16'h4767;
-      6'h32:
-          slope_c = 16'h4685;
-      6'h33:
-          slope_c = 16'h4591;
-      6'h34:
-          slope_c = 16'h449c;
-      6'h35:
-          slope_c = 16'h43b0;
-      6'h36:
-          slope_c = 16'h42d1;
-      6'h37:
-          slope_c = 16'h420c;
-      6'h38:
-          slope_c = 16'h4158;
-      6'h39:
-          slope_c = 16'h40c1;
-      6'h3a:
-          slope_c = 16'h404c;
-      default:
-          slope_c = 16'h4001;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s6_level5_1)
-      6'h00:
-          intercept_c = 16'hffd9;
-      6'h01:
-          intercept_c = 16'hfb98;
-      6'h02:
-          intercept_c = 16'hf5e3;
-      6'h03:
-          intercept_c = 16'hef18;
-      6'h04:
-          intercept_c = 16'he78b;
-      6'h05:
-          intercept_c = 16'hdf8f;
-      6'h06:
-          intercept_c = 16'hd764;
-      6'h07:
-          intercept_c = 16'hcf39;
-      6'h08:
-          intercept_c = 16'hc774;
-      6'h09:
-          intercept_c = 16'hc035;
-      6'h0a:
-          intercept_c = 16'hb9e5;
-      6'h0b:
-          intercept_c = 16'hb58b;
-      6'h0c:
-          intercept_c = 16'hb9d7;
-      6'h0d:
-          intercept_c = 16'hbf31;
-      6'h0e:
-          intercept_c = 16'hc4fa;
-      6'h0f:
-          intercept_c = 16'hcaf2;
-      6'h10:
-          intercept_c = 16'hd0fe;
-      6'h11:
-          intercept_c = 16'hd83e;
-      6'h12:
-          intercept_c = 16'hddf9;
-      6'h13:
-          intercept_c = 16'he33d;
-      6'h14:
-          intercept_c = 16'he82a;
-      6'h15:
-          intercept_c = 16'heca5;
-      6'h16:
-          intercept_c = 16'hf0c5;
-      6'h17:
-          intercept_c = 16'hf475;
-      6'h18:
-          intercept_c = 16'hf7a7;
-      6'h19:
-          intercept_c = 16'hfa64;
-      6'h1a:
-          intercept_c = 16'hfca5;
-      6'h1b:
-          intercept_c = 16'hfe58;
-      6'h1c:
-          intercept_c = 16'hff75;
-      6'h1d:
-          intercept_c = 16'hfffd;
-      6'h1e:
-          intercept_c = 16'hfff1;
-      6'h1f:
-          intercept_c = 16'hff51;
-      6'h20:
-          intercept_c = 16'hfe29;
-      6'h21:
-          intercept_c = 16'hfc7d;
-      6'h22:
-          intercept_c = 16'hfa25;
-      6'h23:
-          intercept_c = 16'hf749;
-      6'h24:
-          intercept_c = 16'hf401;
-      6'h25:
-          intercept_c = 16'hf024;
-      6'h26:
-          intercept_c = 16'hebfb;
-      6'h27:
-          intercept_c = 16'he757;
-      6'h28:
-          intercept_c = 16'he262;
-      6'h29:
-          intercept_c = 16'hdce3;
-      6'h2a:
-          intercept_c = 16'hd6ec;
-      6'h2b:
-          intercept_c = 16'hd068;
-      6'h2c:
-          intercept_c = 16'hca34;
-      6'h2d:
-          intercept_c = 16'hc45c;
-      6'h2e:
-          intercept_c = 16'hbe91;
-      6'h2f:
-          intercept_c = 16'hb933;
-      6'h30:
-          intercept_c = 16'hb57f;
-      6'h31:
-          intercept_c = 16'hba3d;
-      6'h32:
-          intercept_c = 16'hc07f;
-      6'h33:
-          intercept_c = 16'hc7cb;
-      6'h34:
-          intercept_c = 16'hcfa7;
-      6'h35:
-          intercept_c = 16'hd7be;
-      6'h36:
-          intercept_c = 16'hdfe6;
-      6'h37:
-          intercept_c = 16'he795;
-      6'h38:
-          intercept_c = 16'hef18;
-      6'h39:
-          intercept_c = 16'hf5e3;
-      6'h3a:
-          intercept_c = 16'hfba5;
-      default:
-          intercept_c = 16'hffd9;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$19  = s1_level0_0;
-    if (i_stream__ready) begin
-      \$19  = i_stream__payload;
+    \$45  = s5_level3_2;
+    if (advance) begin
+      \$45  = s4_level2_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$20  = s1_level0_1;
-    if (i_stream__ready) begin
-      \$20  = bit0;
+    \$46  = s5_level3_3;
+    if (advance) begin
+      \$46  = s4_level2_3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$21  = s1_valid;
-    if (i_stream__ready) begin
-      \$21  = i_stream__valid;
+    \$47  = s5_valid;
+    if (advance) begin
+      \$47  = s4_valid;
     end
     if (rst) begin
-      \$21  = 1'h0;
+      \$47  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$22  = s2_level1_0;
-    if (s2_load) begin
-      \$22  = s1_level0_0;
+    \$48  = s6_level4_0;
+    if (advance) begin
+      \$48  = s5_level3_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$23  = s2_level1_1;
-    if (s2_load) begin
-      \$23  = { s1_level0_1, bit1 };
+    \$49  = s6_level4_1;
+    if (advance) begin
+      \$49  = { s5_level3_1, bit4 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$24  = s2_valid;
-    if (s2_load) begin
-      \$24  = s1_valid;
+    \$50  = s6_level4_2;
+    if (advance) begin
+      \$50  = s5_level3_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$51  = s6_level4_3;
+    if (advance) begin
+      \$51  = s5_level3_3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$52  = s6_valid;
+    if (advance) begin
+      \$52  = s5_valid;
     end
     if (rst) begin
-      \$24  = 1'h0;
+      \$52  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$25  = s3_level2_0;
-    if (s3_load) begin
-      \$25  = s2_level1_0;
+    \$53  = s7_rom_0;
+    if (advance) begin
+      \$53  = s6_level4_0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$54  = s7_rom_1;
+    if (advance) begin
+      \$54  = slope_c;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$55  = s7_rom_2;
+    if (advance) begin
+      \$55  = intercept_c;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$56  = s7_rom_3;
+    if (advance) begin
+      \$56  = s6_level4_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$57  = s7_rom_4;
+    if (advance) begin
+      \$57  = s6_level4_3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$58  = s7_valid;
+    if (advance) begin
+      \$58  = s6_valid;
+    end
+    if (rst) begin
+      \$58  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$59  = s8_mul_0;
+    if (advance) begin
+      \$59  = \$4 [25:0];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$60  = s8_mul_1;
+    if (advance) begin
+      \$60  = s7_rom_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$61  = s8_mul_2;
+    if (advance) begin
+      \$61  = s7_rom_3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$62  = s8_mul_3;
+    if (advance) begin
+      \$62  = s7_rom_4;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$63  = s8_valid;
+    if (advance) begin
+      \$63  = s7_valid;
+    end
+    if (rst) begin
+      \$63  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$64  = s9_out_0;
+    if (advance) begin
+      \$64  = \$12 [15:0];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$65  = s9_out_1;
+    if (advance) begin
+      \$65  = s8_mul_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$66  = s9_out_2;
+    if (advance) begin
+      \$66  = s8_mul_3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$67  = s9_valid;
+    if (advance) begin
+      \$67  = s8_valid;
+    end
+    if (rst) begin
+      \$67  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$68  = o_stream__payload;
+    if (\$21 ) begin
+      (* full_case = 32'd1 *)
+      if (spare_valid) begin
+        \$68  = spare_data;
+      end else begin
+        \$68  = \$18 [15:0];
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$69  = o_stream__valid;
+    if (\$21 ) begin
+      (* full_case = 32'd1 *)
+      if (spare_valid) begin
+        \$69  = 1'h1;
+      end else begin
+        \$69  = \$23 ;
+      end
+    end
+    if (rst) begin
+      \$69  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$70  = spare_valid;
+    if (\$21 ) begin
+      if (spare_valid) begin
+        \$70  = 1'h0;
+      end
+    end else if (\$22 ) begin
+      \$70  = 1'h1;
+    end
+    if (rst) begin
+      \$70  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$71  = spare_data;
+    if (\$21 ) begin
+    end else if (\$22 ) begin
+      \$71  = \$18 [15:0];
     end
   end
   assign x = i_stream__payload;
-  assign thr0 = 18'h001c6;
+  assign v_c = \$3 [15:0];
+  assign thr0 = 18'h3f2cf;
   assign prefix0 = bit0;
-  assign prefix1 = { s1_level0_1, bit1 };
-  assign prefix2 = { s2_level1_1, bit2 };
-  assign prefix3 = { s3_level2_1, bit3 };
-  assign prefix4 = { s4_level3_1, bit4 };
-  assign prefix5 = { s5_level4_1, bit5 };
-  assign product_c = \$1 [29:0];
-  assign acc = \$3 [29:0];
-  assign rounded = \$5 [30:0];
-  assign y_c = \$9 [15:0];
-  assign s9_out_0 = o_stream__payload;
-  assign s9_valid = o_stream__valid;
-  assign s1_load = i_stream__ready;
-  assign \$2  = { s8_mul_1[15], s8_mul_1[15], s8_mul_1[15], s8_mul_1[15], s8_mul_1[15], s8_mul_1, 10'h000 };
-  assign \$5  = { acc_biased[31], acc_biased[31], acc_biased[31], acc_biased[31], acc_biased[31], acc_biased[31], acc_biased[31], acc_biased[31], acc_biased[31], acc_biased[31], acc_biased[31], acc_biased[31], acc_biased[31], acc_biased[31], acc_biased[31:14] };
+  assign prefix1 = { s2_level0_1, bit1 };
+  assign prefix2 = { s3_level1_1, bit2 };
+  assign prefix3 = { s4_level2_1, bit3 };
+  assign prefix4 = { s5_level3_1, bit4 };
+  assign product_c = \$4 [25:0];
+  assign acc = \$6 [25:0];
+  assign rounded = \$8 [26:0];
+  assign y_c = \$12 [15:0];
+  assign y_unfold_c = \$18 [15:0];
+  assign out_data = o_stream__payload;
+  assign out_valid = o_stream__valid;
+  assign \$5  = { s8_mul_1[15], s8_mul_1[15], s8_mul_1[15], s8_mul_1[15], s8_mul_1, 11'h000 };
+  assign \$8  = { acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27:15] };
+  assign \$13  = { s9_out_2[15], s9_out_2 };
 endmodule

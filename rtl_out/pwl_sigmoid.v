@@ -4,61 +4,79 @@
 (* generator = "Amaranth" *)
 module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_stream__payload, o_stream__valid, i_stream__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
-  wire [30:0] \$1 ;
+  wire \$1 ;
   wire \$10 ;
-  wire \$11 ;
-  wire \$12 ;
-  wire \$13 ;
+  wire [28:0] \$11 ;
+  wire [28:0] \$12 ;
+  wire [17:0] \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
+  wire [21:0] \$16 ;
+  wire [21:0] \$17 ;
+  wire [21:0] \$18 ;
   wire \$19 ;
-  wire [30:0] \$2 ;
+  wire [16:0] \$2 ;
   wire \$20 ;
-  reg [15:0] \$21 ;
-  reg \$22 ;
-  reg \$23 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
   reg [15:0] \$24 ;
-  reg [1:0] \$25 ;
+  reg \$25 ;
   reg \$26 ;
   reg [15:0] \$27 ;
-  reg [2:0] \$28 ;
+  reg \$28 ;
   reg \$29 ;
-  wire [31:0] \$3 ;
-  reg [15:0] \$30 ;
-  reg [3:0] \$31 ;
-  reg \$32 ;
-  reg [15:0] \$33 ;
-  reg [4:0] \$34 ;
-  reg \$35 ;
-  reg [15:0] \$36 ;
-  reg [5:0] \$37 ;
+  wire [16:0] \$3 ;
+  reg \$30 ;
+  reg [15:0] \$31 ;
+  reg [1:0] \$32 ;
+  reg \$33 ;
+  reg \$34 ;
+  reg [15:0] \$35 ;
+  reg [2:0] \$36 ;
+  reg \$37 ;
   reg \$38 ;
   reg [15:0] \$39 ;
-  wire [29:0] \$4 ;
-  reg [6:0] \$40 ;
+  wire [30:0] \$4 ;
+  reg [3:0] \$40 ;
   reg \$41 ;
-  reg [15:0] \$42 ;
-  reg [7:0] \$43 ;
-  reg \$44 ;
-  reg [15:0] \$45 ;
-  reg [14:0] \$46 ;
-  reg [23:0] \$47 ;
-  reg \$48 ;
-  reg [28:0] \$49 ;
-  wire [30:0] \$5 ;
-  reg [23:0] \$50 ;
-  reg \$51 ;
-  reg [15:0] \$52 ;
+  reg \$42 ;
+  reg [15:0] \$43 ;
+  reg [4:0] \$44 ;
+  reg \$45 ;
+  reg \$46 ;
+  reg [15:0] \$47 ;
+  reg [5:0] \$48 ;
+  reg \$49 ;
+  wire [29:0] \$5 ;
+  reg \$50 ;
+  reg [15:0] \$51 ;
+  reg [6:0] \$52 ;
   reg \$53 ;
-  wire \$6 ;
-  wire \$7 ;
+  reg \$54 ;
+  reg [15:0] \$55 ;
+  reg [14:0] \$56 ;
+  reg [22:0] \$57 ;
+  reg \$58 ;
+  reg \$59 ;
+  wire [30:0] \$6 ;
+  reg [27:0] \$60 ;
+  reg [22:0] \$61 ;
+  reg \$62 ;
+  reg \$63 ;
+  reg [15:0] \$64 ;
+  reg \$65 ;
+  reg \$66 ;
+  reg [15:0] \$67 ;
+  reg \$68 ;
+  reg \$69 ;
+  wire [28:0] \$7 ;
+  reg [15:0] \$70 ;
   wire [29:0] \$8 ;
-  wire [29:0] \$9 ;
-  wire [28:0] acc;
-  wire [30:0] acc_biased;
+  wire \$9 ;
+  wire [27:0] acc;
+  wire [29:0] acc_biased;
+  wire advance;
   wire bit0;
   wire bit1;
   wire bit2;
@@ -66,7 +84,6 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
   wire bit4;
   wire bit5;
   wire bit6;
-  wire bit7;
   input clk;
   wire clk;
   input [15:0] i_stream__payload;
@@ -75,13 +92,19 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
   wire i_stream__ready;
   input i_stream__valid;
   wire i_stream__valid;
-  reg [23:0] intercept_c;
+  reg [22:0] intercept_c;
+  wire [21:0] mirrored;
   output [15:0] o_stream__payload;
   reg [15:0] o_stream__payload = 16'h0000;
   input o_stream__ready;
   wire o_stream__ready;
   output o_stream__valid;
   reg o_stream__valid = 1'h0;
+  (* init = 16'h0000 *)
+  wire [15:0] out_data;
+  (* init = 1'h0 *)
+  wire out_valid;
+  wire pos_c;
   wire prefix0;
   wire [1:0] prefix1;
   wire [2:0] prefix2;
@@ -89,58 +112,56 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
   wire [4:0] prefix4;
   wire [5:0] prefix5;
   wire [6:0] prefix6;
-  wire [7:0] prefix7;
-  wire [28:0] product_c;
-  wire [29:0] rounded;
+  wire [27:0] product_c;
+  wire [28:0] rounded;
   input rst;
   wire rst;
-  wire s10_load;
-  reg [28:0] s10_mul_0 = 29'h00000000;
-  reg [23:0] s10_mul_1 = 24'h000000;
+  reg [27:0] s10_mul_0 = 28'h0000000;
+  reg [22:0] s10_mul_1 = 23'h000000;
+  reg s10_mul_2 = 1'h0;
   reg s10_valid = 1'h0;
-  wire s11_load;
-  (* init = 16'h0000 *)
-  wire [15:0] s11_out_0;
-  (* init = 1'h0 *)
-  wire s11_valid;
-  reg [15:0] s1_level0_0 = 16'h0000;
-  reg s1_level0_1 = 1'h0;
-  wire s1_load;
+  reg [15:0] s11_out_0 = 16'h0000;
+  reg s11_out_1 = 1'h0;
+  reg s11_valid = 1'h0;
+  reg [15:0] s1_fold_0 = 16'h0000;
+  reg s1_fold_1 = 1'h0;
   reg s1_valid = 1'h0;
-  reg [15:0] s2_level1_0 = 16'h0000;
-  reg [1:0] s2_level1_1 = 2'h0;
-  wire s2_load;
+  reg [15:0] s2_level0_0 = 16'h0000;
+  reg s2_level0_1 = 1'h0;
+  reg s2_level0_2 = 1'h0;
   reg s2_valid = 1'h0;
-  reg [15:0] s3_level2_0 = 16'h0000;
-  reg [2:0] s3_level2_1 = 3'h0;
-  wire s3_load;
+  reg [15:0] s3_level1_0 = 16'h0000;
+  reg [1:0] s3_level1_1 = 2'h0;
+  reg s3_level1_2 = 1'h0;
   reg s3_valid = 1'h0;
-  reg [15:0] s4_level3_0 = 16'h0000;
-  reg [3:0] s4_level3_1 = 4'h0;
-  wire s4_load;
+  reg [15:0] s4_level2_0 = 16'h0000;
+  reg [2:0] s4_level2_1 = 3'h0;
+  reg s4_level2_2 = 1'h0;
   reg s4_valid = 1'h0;
-  reg [15:0] s5_level4_0 = 16'h0000;
-  reg [4:0] s5_level4_1 = 5'h00;
-  wire s5_load;
+  reg [15:0] s5_level3_0 = 16'h0000;
+  reg [3:0] s5_level3_1 = 4'h0;
+  reg s5_level3_2 = 1'h0;
   reg s5_valid = 1'h0;
-  reg [15:0] s6_level5_0 = 16'h0000;
-  reg [5:0] s6_level5_1 = 6'h00;
-  wire s6_load;
+  reg [15:0] s6_level4_0 = 16'h0000;
+  reg [4:0] s6_level4_1 = 5'h00;
+  reg s6_level4_2 = 1'h0;
   reg s6_valid = 1'h0;
-  reg [15:0] s7_level6_0 = 16'h0000;
-  reg [6:0] s7_level6_1 = 7'h00;
-  wire s7_load;
+  reg [15:0] s7_level5_0 = 16'h0000;
+  reg [5:0] s7_level5_1 = 6'h00;
+  reg s7_level5_2 = 1'h0;
   reg s7_valid = 1'h0;
-  reg [15:0] s8_level7_0 = 16'h0000;
-  reg [7:0] s8_level7_1 = 8'h00;
-  wire s8_load;
+  reg [15:0] s8_level6_0 = 16'h0000;
+  reg [6:0] s8_level6_1 = 7'h00;
+  reg s8_level6_2 = 1'h0;
   reg s8_valid = 1'h0;
-  wire s9_load;
   reg [15:0] s9_rom_0 = 16'h0000;
   reg [14:0] s9_rom_1 = 15'h0000;
-  reg [23:0] s9_rom_2 = 24'h000000;
+  reg [22:0] s9_rom_2 = 23'h000000;
+  reg s9_rom_3 = 1'h0;
   reg s9_valid = 1'h0;
   reg [14:0] slope_c;
+  reg [15:0] spare_data = 16'h0000;
+  reg spare_valid = 1'h0;
   wire [17:0] thr0;
   reg [17:0] thr1;
   reg [17:0] thr2;
@@ -148,1218 +169,851 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
   reg [17:0] thr4;
   reg [17:0] thr5;
   reg [17:0] thr6;
-  reg [17:0] thr7;
+  wire [15:0] v_c;
   wire [15:0] x;
   wire [15:0] y_c;
+  wire [15:0] y_unfold_c;
+  assign i_stream__ready = advance & \$19 ;
+  assign \$20  = ~ o_stream__valid;
+  assign \$21  = o_stream__ready | \$20 ;
+  assign \$22  = s11_valid & advance;
+  assign \$23  = s11_valid & advance;
   always @(posedge clk)
-    s1_level0_0 <= \$21 ;
+    s1_fold_0 <= \$24 ;
   always @(posedge clk)
-    s1_level0_1 <= \$22 ;
+    s1_fold_1 <= \$25 ;
   always @(posedge clk)
-    s1_valid <= \$23 ;
+    s1_valid <= \$26 ;
   always @(posedge clk)
-    s2_level1_0 <= \$24 ;
+    s2_level0_0 <= \$27 ;
   always @(posedge clk)
-    s2_level1_1 <= \$25 ;
+    s2_level0_1 <= \$28 ;
   always @(posedge clk)
-    s2_valid <= \$26 ;
+    s2_level0_2 <= \$29 ;
   always @(posedge clk)
-    s3_level2_0 <= \$27 ;
+    s2_valid <= \$30 ;
   always @(posedge clk)
-    s3_level2_1 <= \$28 ;
+    s3_level1_0 <= \$31 ;
   always @(posedge clk)
-    s3_valid <= \$29 ;
+    s3_level1_1 <= \$32 ;
   always @(posedge clk)
-    s4_level3_0 <= \$30 ;
+    s3_level1_2 <= \$33 ;
   always @(posedge clk)
-    s4_level3_1 <= \$31 ;
+    s3_valid <= \$34 ;
   always @(posedge clk)
-    s4_valid <= \$32 ;
+    s4_level2_0 <= \$35 ;
   always @(posedge clk)
-    s5_level4_0 <= \$33 ;
+    s4_level2_1 <= \$36 ;
   always @(posedge clk)
-    s5_level4_1 <= \$34 ;
+    s4_level2_2 <= \$37 ;
   always @(posedge clk)
-    s5_valid <= \$35 ;
+    s4_valid <= \$38 ;
   always @(posedge clk)
-    s6_level5_0 <= \$36 ;
+    s5_level3_0 <= \$39 ;
   always @(posedge clk)
-    s6_level5_1 <= \$37 ;
+    s5_level3_1 <= \$40 ;
   always @(posedge clk)
-    s6_valid <= \$38 ;
+    s5_level3_2 <= \$41 ;
   always @(posedge clk)
-    s7_level6_0 <= \$39 ;
+    s5_valid <= \$42 ;
   always @(posedge clk)
-    s7_level6_1 <= \$40 ;
+    s6_level4_0 <= \$43 ;
   always @(posedge clk)
-    s7_valid <= \$41 ;
+    s6_level4_1 <= \$44 ;
   always @(posedge clk)
-    s8_level7_0 <= \$42 ;
+    s6_level4_2 <= \$45 ;
   always @(posedge clk)
-    s8_level7_1 <= \$43 ;
+    s6_valid <= \$46 ;
   always @(posedge clk)
-    s8_valid <= \$44 ;
+    s7_level5_0 <= \$47 ;
   always @(posedge clk)
-    s9_rom_0 <= \$45 ;
+    s7_level5_1 <= \$48 ;
   always @(posedge clk)
-    s9_rom_1 <= \$46 ;
+    s7_level5_2 <= \$49 ;
   always @(posedge clk)
-    s9_rom_2 <= \$47 ;
+    s7_valid <= \$50 ;
   always @(posedge clk)
-    s9_valid <= \$48 ;
+    s8_level6_0 <= \$51 ;
   always @(posedge clk)
-    s10_mul_0 <= \$49 ;
+    s8_level6_1 <= \$52 ;
   always @(posedge clk)
-    s10_mul_1 <= \$50 ;
+    s8_level6_2 <= \$53 ;
   always @(posedge clk)
-    s10_valid <= \$51 ;
+    s8_valid <= \$54 ;
   always @(posedge clk)
-    o_stream__payload <= \$52 ;
+    s9_rom_0 <= \$55 ;
   always @(posedge clk)
-    o_stream__valid <= \$53 ;
-  assign bit0 = $signed(i_stream__payload) >= $signed(14'h1743);
-  assign bit1 = $signed(s1_level0_0) >= $signed(thr1);
-  assign bit2 = $signed(s2_level1_0) >= $signed(thr2);
-  assign bit3 = $signed(s3_level2_0) >= $signed(thr3);
-  assign bit4 = $signed(s4_level3_0) >= $signed(thr4);
-  assign bit5 = $signed(s5_level4_0) >= $signed(thr5);
-  assign bit6 = $signed(s6_level5_0) >= $signed(thr6);
-  assign bit7 = $signed(s7_level6_0) >= $signed(thr7);
-  assign \$1  = $signed(s9_rom_0) * $signed(s9_rom_1);
-  assign \$3  = $signed(s10_mul_0) + $signed(\$2 );
-  assign \$4  = $signed(\$3 [28:0]) + $signed(12'h7ff);
-  assign acc_biased = $signed(\$4 ) + $signed({ 1'h0, \$3 [12] });
-  assign \$6  = $signed(\$5 [29:0]) > $signed(17'h0ffff);
-  assign \$7  = $signed(\$5 [29:0]) < $signed(1'h0);
-  assign \$8  = \$7  ? 30'h00000000 : \$5 [29:0];
-  assign \$9  = \$6  ? 30'h0000ffff : \$8 ;
-  assign \$10  = ~ o_stream__valid;
-  assign s11_load = \$10  | o_stream__ready;
-  assign \$11  = ~ s10_valid;
-  assign s10_load = \$11  | s11_load;
-  assign \$12  = ~ s9_valid;
-  assign s9_load = \$12  | s10_load;
-  assign \$13  = ~ s8_valid;
-  assign s8_load = \$13  | s9_load;
-  assign \$14  = ~ s7_valid;
-  assign s7_load = \$14  | s8_load;
-  assign \$15  = ~ s6_valid;
-  assign s6_load = \$15  | s7_load;
-  assign \$16  = ~ s5_valid;
-  assign s5_load = \$16  | s6_load;
-  assign \$17  = ~ s4_valid;
-  assign s4_load = \$17  | s5_load;
-  assign \$18  = ~ s3_valid;
-  assign s3_load = \$18  | s4_load;
-  assign \$19  = ~ s2_valid;
-  assign s2_load = \$19  | s3_load;
-  assign \$20  = ~ s1_valid;
-  assign i_stream__ready = \$20  | s2_load;
+    s9_rom_1 <= \$56 ;
+  always @(posedge clk)
+    s9_rom_2 <= \$57 ;
+  always @(posedge clk)
+    s9_rom_3 <= \$58 ;
+  always @(posedge clk)
+    s9_valid <= \$59 ;
+  always @(posedge clk)
+    s10_mul_0 <= \$60 ;
+  always @(posedge clk)
+    s10_mul_1 <= \$61 ;
+  always @(posedge clk)
+    s10_mul_2 <= \$62 ;
+  always @(posedge clk)
+    s10_valid <= \$63 ;
+  always @(posedge clk)
+    s11_out_0 <= \$64 ;
+  always @(posedge clk)
+    s11_out_1 <= \$65 ;
+  always @(posedge clk)
+    s11_valid <= \$66 ;
+  always @(posedge clk)
+    o_stream__payload <= \$67 ;
+  always @(posedge clk)
+    o_stream__valid <= \$68 ;
+  always @(posedge clk)
+    spare_valid <= \$69 ;
+  always @(posedge clk)
+    spare_data <= \$70 ;
+  assign \$1  = $signed(i_stream__payload) < $signed(1'h0);
+  assign \$2  = - $signed(i_stream__payload);
+  assign \$3  = \$1  ? { i_stream__payload[15], i_stream__payload } : \$2 ;
+  assign pos_c = $signed(i_stream__payload) > $signed(1'h0);
+  assign bit0 = $signed(s1_fold_0) >= $signed(14'h25d8);
+  assign bit1 = $signed(s2_level0_0) >= $signed(thr1);
+  assign bit2 = $signed(s3_level1_0) >= $signed(thr2);
+  assign bit3 = $signed(s4_level2_0) >= $signed(thr3);
+  assign bit4 = $signed(s5_level3_0) >= $signed(thr4);
+  assign bit5 = $signed(s6_level4_0) >= $signed(thr5);
+  assign bit6 = $signed(s7_level5_0) >= $signed(thr6);
+  assign \$4  = $signed(s9_rom_0) * $signed(s9_rom_1);
+  assign \$6  = $signed(s10_mul_0) + $signed(\$5 );
+  assign \$7  = $signed(\$6 [27:0]) + $signed(12'h7ff);
+  assign acc_biased = $signed(\$7 ) + $signed({ 1'h0, \$6 [12] });
+  assign \$9  = $signed(\$8 [28:0]) > $signed(17'h0ffff);
+  assign \$10  = $signed(\$8 [28:0]) < $signed(1'h0);
+  assign \$11  = \$10  ? 29'h00000000 : \$8 [28:0];
+  assign \$12  = \$9  ? 29'h0000ffff : \$11 ;
+  assign \$13  = 17'h10000 - s11_out_0;
+  assign \$14  = $signed(\$13 ) > $signed(17'h0ffff);
+  assign \$15  = $signed(\$13 ) < $signed(1'h0);
+  assign \$16  = \$15  ? 22'h000000 : { \$13 [17], \$13 [17], \$13 [17], \$13 [17], \$13  };
+  assign \$17  = \$14  ? 22'h00ffff : \$16 ;
+  assign \$18  = s11_out_1 ? \$17  : { 6'h00, s11_out_0 };
+  assign advance = ~ spare_valid;
+  assign \$19  = ~ rst;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (s7_level6_1)
+    casez (s2_level0_1)
+      1'h0:
+          thr1 = 18'h3cd72;
+      1'h1:
+          thr1 = 18'h3fb9a;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (s3_level1_1)
+      2'h0:
+          thr2 = 18'h3b8f6;
+      2'h1:
+          thr2 = 18'h3daff;
+      2'h2:
+          thr2 = 18'h3efd2;
+      2'h3:
+          thr2 = 18'h00001;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (s4_level2_1)
+      3'h0:
+          thr3 = 18'h3a757;
+      3'h1:
+          thr3 = 18'h3c4af;
+      3'h2:
+          thr3 = 18'h3d4ae;
+      3'h3:
+          thr3 = 18'h3e0a3;
+      3'h4:
+          thr3 = 18'h3ead9;
+      3'h5:
+          thr3 = 18'h3f516;
+      3'h6:
+          thr3 = 18'h00001;
+      3'h7:
+          thr3 = 18'h00001;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (s5_level3_1)
+      4'h0:
+          thr4 = 18'h39932;
+      4'h1:
+          thr4 = 18'h3b126;
+      4'h2:
+          thr4 = 18'h3bf3a;
+      4'h3:
+          thr4 = 18'h3c950;
+      4'h4:
+          thr4 = 18'h3d143;
+      4'h5:
+          thr4 = 18'h3d805;
+      4'h6:
+          thr4 = 18'h3ddeb;
+      4'h7:
+          thr4 = 18'h3e345;
+      4'h8:
+          thr4 = 18'h3e84a;
+      4'h9:
+          thr4 = 18'h3ed55;
+      4'ha:
+          thr4 = 18'h3f255;
+      4'hb:
+          thr4 = 18'h3f80e;
+      4'hc:
+          thr4 = 18'h00001;
+      4'hd:
+          thr4 = 18'h00001;
+      4'he:
+          thr4 = 18'h00001;
+      4'hf:
+          thr4 = 18'h00001;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (s6_level4_1)
+      5'h00:
+          thr5 = 18'h38efa;
+      5'h01:
+          thr5 = 18'h3a0f5;
+      5'h02:
+          thr5 = 18'h3aca4;
+      5'h03:
+          thr5 = 18'h3b53e;
+      5'h04:
+          thr5 = 18'h3bc45;
+      5'h05:
+          thr5 = 18'h3c205;
+      5'h06:
+          thr5 = 18'h3c713;
+      5'h07:
+          thr5 = 18'h3cb6b;
+      5'h08:
+          thr5 = 18'h3cf68;
+      5'h09:
+          thr5 = 18'h3d30c;
+      5'h0a:
+          thr5 = 18'h3d672;
+      5'h0b:
+          thr5 = 18'h3d98b;
+      5'h0c:
+          thr5 = 18'h3dc7a;
+      5'h0d:
+          thr5 = 18'h3df4b;
+      5'h0e:
+          thr5 = 18'h3e1f8;
+      5'h0f:
+          thr5 = 18'h3e496;
+      5'h10:
+          thr5 = 18'h3e716;
+      5'h11:
+          thr5 = 18'h3e998;
+      5'h12:
+          thr5 = 18'h3ec1a;
+      5'h13:
+          thr5 = 18'h3ee92;
+      5'h14:
+          thr5 = 18'h3f110;
+      5'h15:
+          thr5 = 18'h3f3a9;
+      5'h16:
+          thr5 = 18'h3f689;
+      5'h17:
+          thr5 = 18'h3f9b9;
+      5'h18:
+          thr5 = 18'h3fe10;
+      5'h19:
+          thr5 = 18'h00001;
+      5'h1a:
+          thr5 = 18'h00001;
+      5'h1b:
+          thr5 = 18'h00001;
+      5'h1c:
+          thr5 = 18'h00001;
+      5'h1d:
+          thr5 = 18'h00001;
+      5'h1e:
+          thr5 = 18'h00001;
+      5'h1f:
+          thr5 = 18'h00001;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (s7_level5_1)
+      6'h00:
+          thr6 = 18'h38857;
+      6'h01:
+          thr6 = 18'h3947d;
+      6'h02:
+          thr6 = 18'h39d4f;
+      6'h03:
+          thr6 = 18'h3a450;
+      6'h04:
+          thr6 = 18'h3aa1a;
+      6'h05:
+          thr6 = 18'h3aef4;
+      6'h06:
+          thr6 = 18'h3b33c;
+      6'h07:
+          thr6 = 18'h3b726;
+      6'h08:
+          thr6 = 18'h3baab;
+      6'h09:
+          thr6 = 18'h3bdc6;
+      6'h0a:
+          thr6 = 18'h3c0ab;
+      6'h0b:
+          thr6 = 18'h3c373;
+      6'h0c:
+          thr6 = 18'h3c5e2;
+      6'h0d:
+          thr6 = 18'h3c83b;
+      6'h0e:
+          thr6 = 18'h3ca60;
+      6'h0f:
+          thr6 = 18'h3cc71;
+      6'h10:
+          thr6 = 18'h3ce6e;
+      6'h11:
+          thr6 = 18'h3d059;
+      6'h12:
+          thr6 = 18'h3d22e;
+      6'h13:
+          thr6 = 18'h3d3e0;
+      6'h14:
+          thr6 = 18'h3d589;
+      6'h15:
+          thr6 = 18'h3d73c;
+      6'h16:
+          thr6 = 18'h3d8cc;
+      6'h17:
+          thr6 = 18'h3da43;
+      6'h18:
+          thr6 = 18'h3dbc0;
+      6'h19:
+          thr6 = 18'h3dd32;
+      6'h1a:
+          thr6 = 18'h3de9d;
+      6'h1b:
+          thr6 = 18'h3dffa;
+      6'h1c:
+          thr6 = 18'h3e14d;
+      6'h1d:
+          thr6 = 18'h3e2a1;
+      6'h1e:
+          thr6 = 18'h3e3ed;
+      6'h1f:
+          thr6 = 18'h3e538;
+      6'h20:
+          thr6 = 18'h3e677;
+      6'h21:
+          thr6 = 18'h3e7b1;
+      6'h22:
+          thr6 = 18'h3e8e8;
+      6'h23:
+          thr6 = 18'h3ea35;
+      6'h24:
+          thr6 = 18'h3eb7a;
+      6'h25:
+          thr6 = 18'h3ecb6;
+      6'h26:
+          thr6 = 18'h3edf7;
+      6'h27:
+          thr6 = 18'h3ef34;
+      6'h28:
+          thr6 = 18'h3f071;
+      6'h29:
+          thr6 = 18'h3f1ad;
+      6'h2a:
+          thr6 = 18'h3f300;
+      6'h2b:
+          thr6 = 18'h3f465;
+      6'h2c:
+          thr6 = 18'h3f5cf;
+      6'h2d:
+          thr6 = 18'h3f746;
+      6'h2e:
+          thr6 = 18'h3f8e1;
+      6'h2f:
+          thr6 = 18'h3faa0;
+      6'h30:
+          thr6 = 18'h3fcae;
+      6'h31:
+          thr6 = 18'h00001;
+      6'h32:
+          thr6 = 18'h00001;
+      6'h33:
+          thr6 = 18'h00001;
+      6'h34:
+          thr6 = 18'h00001;
+      6'h35:
+          thr6 = 18'h00001;
+      6'h36:
+          thr6 = 18'h00001;
+      6'h37:
+          thr6 = 18'h00001;
+      6'h38:
+          thr6 = 18'h00001;
+      6'h39:
+          thr6 = 18'h00001;
+      6'h3a:
+          thr6 = 18'h00001;
+      6'h3b:
+          thr6 = 18'h00001;
+      6'h3c:
+          thr6 = 18'h00001;
+      6'h3d:
+          thr6 = 18'h00001;
+      6'h3e:
+          thr6 = 18'h00001;
+      6'h3f:
+          thr6 = 18'h00001;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (s8_level6_1)
       7'h00:
-          thr7 = 18'h38857;
-      7'h01:
-          thr7 = 18'h3947d;
-      7'h02:
-          thr7 = 18'h39d4f;
-      7'h03:
-          thr7 = 18'h3a450;
-      7'h04:
-          thr7 = 18'h3aa1a;
-      7'h05:
-          thr7 = 18'h3aef4;
-      7'h06:
-          thr7 = 18'h3b33c;
-      7'h07:
-          thr7 = 18'h3b726;
-      7'h08:
-          thr7 = 18'h3baab;
-      7'h09:
-          thr7 = 18'h3bdc6;
-      7'h0a:
-          thr7 = 18'h3c0ab;
-      7'h0b:
-          thr7 = 18'h3c373;
-      7'h0c:
-          thr7 = 18'h3c5e2;
-      7'h0d:
-          thr7 = 18'h3c83b;
-      7'h0e:
-          thr7 = 18'h3ca60;
-      7'h0f:
-          thr7 = 18'h3cc71;
-      7'h10:
-          thr7 = 18'h3ce6e;
-      7'h11:
-          thr7 = 18'h3d059;
-      7'h12:
-          thr7 = 18'h3d22e;
-      7'h13:
-          thr7 = 18'h3d3e0;
-      7'h14:
-          thr7 = 18'h3d589;
-      7'h15:
-          thr7 = 18'h3d73c;
-      7'h16:
-          thr7 = 18'h3d8cc;
-      7'h17:
-          thr7 = 18'h3da43;
-      7'h18:
-          thr7 = 18'h3dbc0;
-      7'h19:
-          thr7 = 18'h3dd32;
-      7'h1a:
-          thr7 = 18'h3de9d;
-      7'h1b:
-          thr7 = 18'h3dffa;
-      7'h1c:
-          thr7 = 18'h3e14d;
-      7'h1d:
-          thr7 = 18'h3e2a1;
-      7'h1e:
-          thr7 = 18'h3e3ed;
-      7'h1f:
-          thr7 = 18'h3e538;
-      7'h20:
-          thr7 = 18'h3e677;
-      7'h21:
-          thr7 = 18'h3e7b1;
-      7'h22:
-          thr7 = 18'h3e8e8;
-      7'h23:
-          thr7 = 18'h3ea35;
-      7'h24:
-          thr7 = 18'h3eb7a;
-      7'h25:
-          thr7 = 18'h3ecb6;
-      7'h26:
-          thr7 = 18'h3edf7;
-      7'h27:
-          thr7 = 18'h3ef34;
-      7'h28:
-          thr7 = 18'h3f071;
-      7'h29:
-          thr7 = 18'h3f1ad;
-      7'h2a:
-          thr7 = 18'h3f300;
-      7'h2b:
-          thr7 = 18'h3f465;
-      7'h2c:
-          thr7 = 18'h3f5cf;
-      7'h2d:
-          thr7 = 18'h3f746;
-      7'h2e:
-          thr7 = 18'h3f8e1;
-      7'h2f:
-          thr7 = 18'h3faa0;
-      7'h30:
-          thr7 = 18'h3fcae;
-      7'h31:
-          thr7 = 18'h00215;
-      7'h32:
-          thr7 = 18'h00472;
-      7'h33:
-          thr7 = 18'h0064d;
-      7'h34:
-          thr7 = 18'h007fa;
-      7'h35:
-          thr7 = 18'h0097d;
-      7'h36:
-          thr7 = 18'h00af1;
-      7'h37:
-          thr7 = 18'h00c60;
-      7'h38:
-          thr7 = 18'h00dba;
-      7'h39:
-          thr7 = 18'h00ef8;
-      7'h3a:
-          thr7 = 18'h0103d;
-      7'h3b:
-          thr7 = 18'h0119a;
-      7'h3c:
-          thr7 = 18'h012e8;
-      7'h3d:
-          thr7 = 18'h0141f;
-      7'h3e:
-          thr7 = 18'h01565;
-      7'h3f:
-          thr7 = 18'h01699;
-      7'h40:
-          thr7 = 18'h017e5;
-      7'h41:
-          thr7 = 18'h0191a;
-      7'h42:
-          thr7 = 18'h01a55;
-      7'h43:
-          thr7 = 18'h01b99;
-      7'h44:
-          thr7 = 18'h01cf0;
-      7'h45:
-          thr7 = 18'h01e3d;
-      7'h46:
-          thr7 = 18'h01f93;
-      7'h47:
-          thr7 = 18'h020ee;
-      7'h48:
-          thr7 = 18'h02246;
-      7'h49:
-          thr7 = 18'h023b0;
-      7'h4a:
-          thr7 = 18'h02528;
-      7'h4b:
-          thr7 = 18'h02696;
-      7'h4c:
-          thr7 = 18'h0281c;
-      7'h4d:
-          thr7 = 18'h029a9;
-      7'h4e:
-          thr7 = 18'h02b71;
-      7'h4f:
-          thr7 = 18'h02d1d;
-      7'h50:
-          thr7 = 18'h02ee0;
-      7'h51:
-          thr7 = 18'h030c6;
-      7'h52:
-          thr7 = 18'h032c0;
-      7'h53:
-          thr7 = 18'h034d6;
-      7'h54:
-          thr7 = 18'h03719;
-      7'h55:
-          thr7 = 18'h03959;
-      7'h56:
-          thr7 = 18'h03bc0;
-      7'h57:
-          thr7 = 18'h03e64;
-      7'h58:
-          thr7 = 18'h04146;
-      7'h59:
-          thr7 = 18'h04455;
-      7'h5a:
-          thr7 = 18'h047a5;
-      7'h5b:
-          thr7 = 18'h04b69;
-      7'h5c:
-          thr7 = 18'h04f96;
-      7'h5d:
-          thr7 = 18'h05456;
-      7'h5e:
-          thr7 = 18'h059d4;
-      7'h5f:
-          thr7 = 18'h06099;
-      7'h60:
-          thr7 = 18'h068e1;
-      7'h61:
-          thr7 = 18'h0741d;
-      7'h62:
-          thr7 = 18'h08000;
-      7'h63:
-          thr7 = 18'h08000;
-      7'h64:
-          thr7 = 18'h08000;
-      7'h65:
-          thr7 = 18'h08000;
-      7'h66:
-          thr7 = 18'h08000;
-      7'h67:
-          thr7 = 18'h08000;
-      7'h68:
-          thr7 = 18'h08000;
-      7'h69:
-          thr7 = 18'h08000;
-      7'h6a:
-          thr7 = 18'h08000;
-      7'h6b:
-          thr7 = 18'h08000;
-      7'h6c:
-          thr7 = 18'h08000;
-      7'h6d:
-          thr7 = 18'h08000;
-      7'h6e:
-          thr7 = 18'h08000;
-      7'h6f:
-          thr7 = 18'h08000;
-      7'h70:
-          thr7 = 18'h08000;
-      7'h71:
-          thr7 = 18'h08000;
-      7'h72:
-          thr7 = 18'h08000;
-      7'h73:
-          thr7 = 18'h08000;
-      7'h74:
-          thr7 = 18'h08000;
-      7'h75:
-          thr7 = 18'h08000;
-      7'h76:
-          thr7 = 18'h08000;
-      7'h77:
-          thr7 = 18'h08000;
-      7'h78:
-          thr7 = 18'h08000;
-      7'h79:
-          thr7 = 18'h08000;
-      7'h7a:
-          thr7 = 18'h08000;
-      7'h7b:
-          thr7 = 18'h08000;
-      7'h7c:
-          thr7 = 18'h08000;
-      7'h7d:
-          thr7 = 18'h08000;
-      7'h7e:
-          thr7 = 18'h08000;
-      7'h7f:
-          thr7 = 18'h08000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s8_level7_1)
-      8'h00:
           slope_c = 15'h001c;
-      8'h01:
+      7'h01:
           slope_c = 15'h002d;
-      8'h02:
+      7'h02:
           slope_c = 15'h0042;
-      8'h03:
+      7'h03:
           slope_c = 15'h005b;
-      8'h04:
+      7'h04:
           slope_c = 15'h0078;
-      8'h05:
+      7'h05:
           slope_c = 15'h0099;
-      8'h06:
+      7'h06:
           slope_c = 15'h00be;
-      8'h07:
+      7'h07:
           slope_c = 15'h00e8;
-      8'h08:
+      7'h08:
           slope_c = 15'h0115;
-      8'h09:
+      7'h09:
           slope_c = 15'h0147;
-      8'h0a:
+      7'h0a:
           slope_c = 15'h017c;
-      8'h0b:
+      7'h0b:
           slope_c = 15'h01b5;
-      8'h0c:
+      7'h0c:
           slope_c = 15'h01f2;
-      8'h0d:
+      7'h0d:
           slope_c = 15'h0235;
-      8'h0e:
+      7'h0e:
           slope_c = 15'h027d;
-      8'h0f:
+      7'h0f:
           slope_c = 15'h02ca;
-      8'h10:
+      7'h10:
           slope_c = 15'h031a;
-      8'h11:
+      7'h11:
           slope_c = 15'h036e;
-      8'h12:
+      7'h12:
           slope_c = 15'h03c7;
-      8'h13:
+      7'h13:
           slope_c = 15'h0420;
-      8'h14:
+      7'h14:
           slope_c = 15'h0481;
-      8'h15:
+      7'h15:
           slope_c = 15'h04e6;
-      8'h16:
+      7'h16:
           slope_c = 15'h0553;
-      8'h17:
+      7'h17:
           slope_c = 15'h05c4;
-      8'h18:
+      7'h18:
           slope_c = 15'h0633;
-      8'h19:
+      7'h19:
           slope_c = 15'h06a7;
-      8'h1a:
+      7'h1a:
           slope_c = 15'h0721;
-      8'h1b:
+      7'h1b:
           slope_c = 15'h079f;
-      8'h1c:
+      7'h1c:
           slope_c = 15'h0819;
-      8'h1d:
+      7'h1d:
           slope_c = 15'h089f;
-      8'h1e:
+      7'h1e:
           slope_c = 15'h0926;
-      8'h1f:
+      7'h1f:
           slope_c = 15'h09b5;
-      8'h20:
+      7'h20:
           slope_c = 15'h0a48;
-      8'h21:
+      7'h21:
           slope_c = 15'h0ade;
-      8'h22:
+      7'h22:
           slope_c = 15'h0b7a;
-      8'h23:
+      7'h23:
           slope_c = 15'h0c17;
-      8'h24:
+      7'h24:
           slope_c = 15'h0cbb;
-      8'h25:
+      7'h25:
           slope_c = 15'h0d62;
-      8'h26:
+      7'h26:
           slope_c = 15'h0e07;
-      8'h27:
+      7'h27:
           slope_c = 15'h0eac;
-      8'h28:
+      7'h28:
           slope_c = 15'h0f57;
-      8'h29:
+      7'h29:
           slope_c = 15'h100b;
-      8'h2a:
+      7'h2a:
           slope_c = 15'h10d8;
-      8'h2b:
+      7'h2b:
           slope_c = 15'h1193;
-      8'h2c:
+      7'h2c:
           slope_c = 15'h1252;
-      8'h2d:
+      7'h2d:
           slope_c = 15'h1314;
-      8'h2e:
+      7'h2e:
           slope_c = 15'h13d2;
-      8'h2f:
+      7'h2f:
           slope_c = 15'h1495;
-      8'h30:
+      7'h30:
           slope_c = 15'h155a;
-      8'h31:
+      7'h31:
           slope_c = 15'h1630;
-      8'h32:
+      7'h32:
           slope_c = 15'h1706;
-      8'h33:
+      7'h33:
           slope_c = 15'h17de;
-      8'h34:
+      7'h34:
           slope_c = 15'h18b4;
-      8'h35:
+      7'h35:
           slope_c = 15'h198b;
-      8'h36:
+      7'h36:
           slope_c = 15'h1a64;
-      8'h37:
+      7'h37:
           slope_c = 15'h1b40;
-      8'h38:
+      7'h38:
           slope_c = 15'h1c1f;
-      8'h39:
+      7'h39:
           slope_c = 15'h1cff;
-      8'h3a:
+      7'h3a:
           slope_c = 15'h1de6;
-      8'h3b:
+      7'h3b:
           slope_c = 15'h1ecf;
-      8'h3c:
+      7'h3c:
           slope_c = 15'h1fb6;
-      8'h3d:
+      7'h3d:
           slope_c = 15'h20a1;
-      8'h3e:
+      7'h3e:
           slope_c = 15'h218f;
-      8'h3f:
+      7'h3f:
           slope_c = 15'h227a;
-      8'h40:
+      7'h40:
           slope_c = 15'h2369;
-      8'h41:
+      7'h41:
           slope_c = 15'h2451;
-      8'h42:
+      7'h42:
           slope_c = 15'h2543;
-      8'h43:
+      7'h43:
           slope_c = 15'h2629;
-      8'h44:
+      7'h44:
           slope_c = 15'h2714;
-      8'h45:
+      7'h45:
           slope_c = 15'h2807;
-      8'h46:
+      7'h46:
           slope_c = 15'h290d;
-      8'h47:
+      7'h47:
           slope_c = 15'h2a09;
-      8'h48:
+      7'h48:
           slope_c = 15'h2b03;
-      8'h49:
+      7'h49:
           slope_c = 15'h2bfb;
-      8'h4a:
+      7'h4a:
           slope_c = 15'h2cea;
-      8'h4b:
+      7'h4b:
           slope_c = 15'h2ddf;
-      8'h4c:
+      7'h4c:
           slope_c = 15'h2ecf;
-      8'h4d:
+      7'h4d:
           slope_c = 15'h2fab;
-      8'h4e:
+      7'h4e:
           slope_c = 15'h30a7;
-      8'h4f:
+      7'h4f:
           slope_c = 15'h3197;
-      8'h50:
+      7'h50:
           slope_c = 15'h327f;
-      8'h51:
+      7'h51:
           slope_c = 15'h3369;
-      8'h52:
+      7'h52:
           slope_c = 15'h3447;
-      8'h53:
+      7'h53:
           slope_c = 15'h3524;
-      8'h54:
+      7'h54:
           slope_c = 15'h360c;
-      8'h55:
+      7'h55:
           slope_c = 15'h36e6;
-      8'h56:
+      7'h56:
           slope_c = 15'h37c8;
-      8'h57:
+      7'h57:
           slope_c = 15'h38aa;
-      8'h58:
+      7'h58:
           slope_c = 15'h397e;
-      8'h59:
+      7'h59:
           slope_c = 15'h3a51;
-      8'h5a:
+      7'h5a:
           slope_c = 15'h3b14;
-      8'h5b:
+      7'h5b:
           slope_c = 15'h3bd6;
-      8'h5c:
+      7'h5c:
           slope_c = 15'h3c93;
-      8'h5d:
+      7'h5d:
           slope_c = 15'h3d41;
-      8'h5e:
+      7'h5e:
           slope_c = 15'h3de9;
-      8'h5f:
+      7'h5f:
           slope_c = 15'h3e84;
-      8'h60:
+      7'h60:
           slope_c = 15'h3f10;
-      8'h61:
+      7'h61:
           slope_c = 15'h3f8b;
-      8'h62:
-          slope_c = 15'h3ff1;
-      8'h63:
-          slope_c = 15'h3f8a;
-      8'h64:
-          slope_c = 15'h3f0e;
-      8'h65:
-          slope_c = 15'h3e84;
-      8'h66:
-          slope_c = 15'h3de9;
-      8'h67:
-          slope_c = 15'h3d41;
-      8'h68:
-          slope_c = 15'h3c8c;
-      8'h69:
-          slope_c = 15'h3bd4;
-      8'h6a:
-          slope_c = 15'h3b12;
-      8'h6b:
-          slope_c = 15'h3a50;
-      8'h6c:
-          slope_c = 15'h397e;
-      8'h6d:
-          slope_c = 15'h38a8;
-      8'h6e:
-          slope_c = 15'h37c1;
-      8'h6f:
-          slope_c = 15'h36e7;
-      8'h70:
-          slope_c = 15'h35fe;
-      8'h71:
-          slope_c = 15'h351f;
-      8'h72:
-          slope_c = 15'h3443;
-      8'h73:
-          slope_c = 15'h3362;
-      8'h74:
-          slope_c = 15'h3278;
-      8'h75:
-          slope_c = 15'h3187;
-      8'h76:
-          slope_c = 15'h308c;
-      8'h77:
-          slope_c = 15'h2f6a;
-      8'h78:
-          slope_c = 15'h2e79;
-      8'h79:
-          slope_c = 15'h2d8c;
-      8'h7a:
-          slope_c = 15'h2ca0;
-      8'h7b:
-          slope_c = 15'h2ba5;
-      8'h7c:
-          slope_c = 15'h2ab0;
-      8'h7d:
-          slope_c = 15'h29b9;
-      8'h7e:
-          slope_c = 15'h28cc;
-      8'h7f:
-          slope_c = 15'h27d9;
-      8'h80:
-          slope_c = 15'h26d7;
-      8'h81:
-          slope_c = 15'h25e8;
-      8'h82:
-          slope_c = 15'h2502;
-      8'h83:
-          slope_c = 15'h2412;
-      8'h84:
-          slope_c = 15'h232b;
-      8'h85:
-          slope_c = 15'h223e;
-      8'h86:
-          slope_c = 15'h2154;
-      8'h87:
-          slope_c = 15'h207a;
-      8'h88:
-          slope_c = 15'h1f7b;
-      8'h89:
-          slope_c = 15'h1e8f;
-      8'h8a:
-          slope_c = 15'h1da9;
-      8'h8b:
-          slope_c = 15'h1cc9;
-      8'h8c:
-          slope_c = 15'h1be2;
-      8'h8d:
-          slope_c = 15'h1b04;
-      8'h8e:
-          slope_c = 15'h1a23;
-      8'h8f:
-          slope_c = 15'h194f;
-      8'h90:
-          slope_c = 15'h187a;
-      8'h91:
-          slope_c = 15'h17ad;
-      8'h92:
-          slope_c = 15'h16d9;
-      8'h93:
-          slope_c = 15'h1608;
-      8'h94:
-          slope_c = 15'h153e;
-      8'h95:
-          slope_c = 15'h1472;
-      8'h96:
-          slope_c = 15'h13b4;
-      8'h97:
-          slope_c = 15'h12f9;
-      8'h98:
-          slope_c = 15'h123a;
-      8'h99:
-          slope_c = 15'h117e;
-      8'h9a:
-          slope_c = 15'h10cc;
-      8'h9b:
-          slope_c = 15'h100b;
-      8'h9c:
-          slope_c = 15'h0f49;
-      8'h9d:
-          slope_c = 15'h0e95;
-      8'h9e:
-          slope_c = 15'h0dec;
-      8'h9f:
-          slope_c = 15'h0d48;
-      8'ha0:
-          slope_c = 15'h0ca5;
-      8'ha1:
-          slope_c = 15'h0c03;
-      8'ha2:
-          slope_c = 15'h0b61;
-      8'ha3:
-          slope_c = 15'h0ac6;
-      8'ha4:
-          slope_c = 15'h0a2d;
-      8'ha5:
-          slope_c = 15'h099e;
-      8'ha6:
-          slope_c = 15'h090c;
-      8'ha7:
-          slope_c = 15'h0881;
-      8'ha8:
-          slope_c = 15'h07fb;
-      8'ha9:
-          slope_c = 15'h0773;
-      8'haa:
-          slope_c = 15'h06f8;
-      8'hab:
-          slope_c = 15'h0681;
-      8'hac:
-          slope_c = 15'h060e;
-      8'had:
-          slope_c = 15'h05a1;
-      8'hae:
-          slope_c = 15'h0530;
-      8'haf:
-          slope_c = 15'h04c9;
-      8'hb0:
-          slope_c = 15'h0462;
-      8'hb1:
-          slope_c = 15'h0402;
-      8'hb2:
-          slope_c = 15'h03a7;
-      8'hb3:
-          slope_c = 15'h0352;
-      8'hb4:
-          slope_c = 15'h02ff;
-      8'hb5:
-          slope_c = 15'h02b2;
-      8'hb6:
-          slope_c = 15'h0266;
-      8'hb7:
-          slope_c = 15'h0220;
-      8'hb8:
-          slope_c = 15'h01de;
-      8'hb9:
-          slope_c = 15'h01a1;
-      8'hba:
-          slope_c = 15'h0168;
-      8'hbb:
-          slope_c = 15'h0134;
-      8'hbc:
-          slope_c = 15'h0104;
-      8'hbd:
-          slope_c = 15'h00d8;
-      8'hbe:
-          slope_c = 15'h00af;
-      8'hbf:
-          slope_c = 15'h008b;
-      8'hc0:
-          slope_c = 15'h006c;
-      8'hc1:
-          slope_c = 15'h0050;
-      8'hc2:
-          slope_c = 15'h0039;
-      8'hc3:
-          slope_c = 15'h0025;
       default:
-          slope_c = 15'h0019;
+          slope_c = 15'h3fee;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (s8_level7_1)
-      8'h00:
-          intercept_c = 24'h007ad7;
-      8'h01:
-          intercept_c = 24'h00ba99;
-      8'h02:
-          intercept_c = 24'h0104ec;
-      8'h03:
-          intercept_c = 24'h015909;
-      8'h04:
-          intercept_c = 24'h01b64d;
-      8'h05:
-          intercept_c = 24'h021c20;
-      8'h06:
-          intercept_c = 24'h028a16;
-      8'h07:
-          intercept_c = 24'h03027e;
-      8'h08:
-          intercept_c = 24'h037f40;
-      8'h09:
-          intercept_c = 24'h040587;
-      8'h0a:
-          intercept_c = 24'h048fa6;
-      8'h0b:
-          intercept_c = 24'h05200c;
-      8'h0c:
-          intercept_c = 24'h05b667;
-      8'h0d:
-          intercept_c = 24'h06572d;
-      8'h0e:
-          intercept_c = 24'h06ff6c;
-      8'h0f:
-          intercept_c = 24'h07aec5;
-      8'h10:
-          intercept_c = 24'h086071;
-      8'h11:
-          intercept_c = 24'h091692;
-      8'h12:
-          intercept_c = 24'h09d303;
-      8'h13:
-          intercept_c = 24'h0a8b3b;
-      8'h14:
-          intercept_c = 24'h0b4f9f;
-      8'h15:
-          intercept_c = 24'h0c1793;
-      8'h16:
-          intercept_c = 24'h0ceabc;
-      8'h17:
-          intercept_c = 24'h0dc0aa;
-      8'h18:
-          intercept_c = 24'h0e8e7a;
-      8'h19:
-          intercept_c = 24'h0f6130;
-      8'h1a:
-          intercept_c = 24'h103a4e;
-      8'h1b:
-          intercept_c = 24'h1115f5;
-      8'h1c:
-          intercept_c = 24'h11e67a;
-      8'h1d:
-          intercept_c = 24'h12c734;
-      8'h1e:
-          intercept_c = 24'h13a521;
-      8'h1f:
-          intercept_c = 24'h148b99;
-      8'h20:
-          intercept_c = 24'h1573e0;
-      8'h21:
-          intercept_c = 24'h165c45;
-      8'h22:
-          intercept_c = 24'h174944;
-      8'h23:
-          intercept_c = 24'h183322;
-      8'h24:
-          intercept_c = 24'h1922c1;
-      8'h25:
-          intercept_c = 24'h1a11f9;
-      8'h26:
-          intercept_c = 24'h1af9d9;
-      8'h27:
-          intercept_c = 24'h1bdd6f;
-      8'h28:
-          intercept_c = 24'h1cc4f7;
-      8'h29:
-          intercept_c = 24'h1db416;
-      8'h2a:
-          intercept_c = 24'h1ebec3;
-      8'h2b:
-          intercept_c = 24'h1fad26;
-      8'h2c:
-          intercept_c = 24'h209be5;
-      8'h2d:
-          intercept_c = 24'h2189a6;
-      8'h2e:
-          intercept_c = 24'h226e1b;
-      8'h2f:
-          intercept_c = 24'h23541b;
-      8'h30:
-          intercept_c = 24'h24380c;
-      8'h31:
-          intercept_c = 24'h252aa1;
-      8'h32:
-          intercept_c = 24'h261849;
-      8'h33:
-          intercept_c = 24'h270348;
-      8'h34:
-          intercept_c = 24'h27e737;
-      8'h35:
-          intercept_c = 24'h28c7a0;
-      8'h36:
-          intercept_c = 24'h29a586;
-      8'h37:
-          intercept_c = 24'h2a81dd;
-      8'h38:
-          intercept_c = 24'h2b5c83;
-      8'h39:
-          intercept_c = 24'h2c3383;
-      8'h3a:
-          intercept_c = 24'h2d0c6d;
-      8'h3b:
-          intercept_c = 24'h2de262;
-      8'h3c:
-          intercept_c = 24'h2eb1d2;
-      8'h3d:
-          intercept_c = 24'h2f8000;
-      8'h3e:
-          intercept_c = 24'h304c12;
-      8'h3f:
-          intercept_c = 24'h3110dc;
-      8'h40:
-          intercept_c = 24'h31d454;
-      8'h41:
-          intercept_c = 24'h328d83;
-      8'h42:
-          intercept_c = 24'h3349fc;
-      8'h43:
-          intercept_c = 24'h33f8b8;
-      8'h44:
-          intercept_c = 24'h34a6e2;
-      8'h45:
-          intercept_c = 24'h35566b;
-      8'h46:
-          intercept_c = 24'h360e1d;
-      8'h47:
-          intercept_c = 24'h36b9d4;
-      8'h48:
-          intercept_c = 24'h375f26;
-      8'h49:
-          intercept_c = 24'h37fe4c;
-      8'h4a:
-          intercept_c = 24'h389302;
-      8'h4b:
-          intercept_c = 24'h3926bf;
-      8'h4c:
-          intercept_c = 24'h39b2d3;
-      8'h4d:
-          intercept_c = 24'h3a2ef2;
-      8'h4e:
-          intercept_c = 24'h3ab8b7;
-      8'h4f:
-          intercept_c = 24'h3b36e3;
-      8'h50:
-          intercept_c = 24'h3bac57;
-      8'h51:
-          intercept_c = 24'h3c1e36;
-      8'h52:
-          intercept_c = 24'h3c85e5;
-      8'h53:
-          intercept_c = 24'h3ce8d6;
-      8'h54:
-          intercept_c = 24'h3d4c01;
-      8'h55:
-          intercept_c = 24'h3da4b3;
-      8'h56:
-          intercept_c = 24'h3dfbf0;
-      8'h57:
-          intercept_c = 24'h3e4e28;
-      8'h58:
-          intercept_c = 24'h3e968d;
-      8'h59:
-          intercept_c = 24'h3ed9dd;
-      8'h5a:
-          intercept_c = 24'h3f1393;
-      8'h5b:
-          intercept_c = 24'h3f488e;
-      8'h5c:
-          intercept_c = 24'h3f7780;
-      8'h5d:
-          intercept_c = 24'h3f9e55;
-      8'h5e:
-          intercept_c = 24'h3fbf5e;
-      8'h5f:
-          intercept_c = 24'h3fd979;
-      8'h60:
-          intercept_c = 24'h3fecd3;
-      8'h61:
-          intercept_c = 24'h3ff9a8;
-      8'h62:
-          intercept_c = 24'h3fffee;
-      8'h63:
-          intercept_c = 24'h40066c;
-      8'h64:
-          intercept_c = 24'h40136a;
-      8'h65:
-          intercept_c = 24'h402686;
-      8'h66:
-          intercept_c = 24'h4040a1;
-      8'h67:
-          intercept_c = 24'h4061ab;
-      8'h68:
-          intercept_c = 24'h408a23;
-      8'h69:
-          intercept_c = 24'h40b7f7;
-      8'h6a:
-          intercept_c = 24'h40ecf8;
-      8'h6b:
-          intercept_c = 24'h412672;
-      8'h6c:
-          intercept_c = 24'h416975;
-      8'h6d:
-          intercept_c = 24'h41b28d;
-      8'h6e:
-          intercept_c = 24'h4206b2;
-      8'h6f:
-          intercept_c = 24'h425ae4;
-      8'h70:
-          intercept_c = 24'h42b9c8;
-      8'h71:
-          intercept_c = 24'h43195f;
-      8'h72:
-          intercept_c = 24'h437bef;
-      8'h73:
-          intercept_c = 24'h43e520;
-      8'h74:
-          intercept_c = 24'h44571b;
-      8'h75:
-          intercept_c = 24'h44d155;
-      8'h76:
-          intercept_c = 24'h4555c0;
-      8'h77:
-          intercept_c = 24'h45f52f;
-      8'h78:
-          intercept_c = 24'h467ed9;
-      8'h79:
-          intercept_c = 24'h470ac5;
-      8'h7a:
-          intercept_c = 24'h479a8f;
-      8'h7b:
-          intercept_c = 24'h483854;
-      8'h7c:
-          intercept_c = 24'h48d71a;
-      8'h7d:
-          intercept_c = 24'h497c28;
-      8'h7e:
-          intercept_c = 24'h4a1efc;
-      8'h7f:
-          intercept_c = 24'h4aca87;
-      8'h80:
-          intercept_c = 24'h4b85e1;
-      8'h81:
-          intercept_c = 24'h4c383b;
-      8'h82:
-          intercept_c = 24'h4ce82c;
-      8'h83:
-          intercept_c = 24'h4da45e;
-      8'h84:
-          intercept_c = 24'h4e5def;
-      8'h85:
-          intercept_c = 24'h4f20ea;
-      8'h86:
-          intercept_c = 24'h4fe60f;
-      8'h87:
-          intercept_c = 24'h50a1e0;
-      8'h88:
-          intercept_c = 24'h5182c2;
-      8'h89:
-          intercept_c = 24'h5257e9;
-      8'h8a:
-          intercept_c = 24'h532c67;
-      8'h8b:
-          intercept_c = 24'h53ffe3;
-      8'h8c:
-          intercept_c = 24'h54ded2;
-      8'h8d:
-          intercept_c = 24'h55b9c5;
-      8'h8e:
-          intercept_c = 24'h569c6b;
-      8'h8f:
-          intercept_c = 24'h577683;
-      8'h90:
-          intercept_c = 24'h58561b;
-      8'h91:
-          intercept_c = 24'h5931a4;
-      8'h92:
-          intercept_c = 24'h5a194c;
-      8'h93:
-          intercept_c = 24'h5b0253;
-      8'h94:
-          intercept_c = 24'h5be81e;
-      8'h95:
-          intercept_c = 24'h5cd4da;
-      8'h96:
-          intercept_c = 24'h5db5ae;
-      8'h97:
-          intercept_c = 24'h5e971f;
-      8'h98:
-          intercept_c = 24'h5f81db;
-      8'h99:
-          intercept_c = 24'h606d64;
-      8'h9a:
-          intercept_c = 24'h6150af;
-      8'h9b:
-          intercept_c = 24'h624bd9;
-      8'h9c:
-          intercept_c = 24'h634dd6;
-      8'h9d:
-          intercept_c = 24'h644207;
-      8'h9e:
-          intercept_c = 24'h652bcb;
-      8'h9f:
-          intercept_c = 24'h6612f6;
-      8'ha0:
-          intercept_c = 24'h66fd20;
-      8'ha1:
-          intercept_c = 24'h67ea55;
-      8'ha2:
-          intercept_c = 24'h68dc65;
-      8'ha3:
-          intercept_c = 24'h69c896;
-      8'ha4:
-          intercept_c = 24'h6ab674;
-      8'ha5:
-          intercept_c = 24'h6b9921;
-      8'ha6:
-          intercept_c = 24'h6c854a;
-      8'ha7:
-          intercept_c = 24'h6d6ab9;
-      8'ha8:
-          intercept_c = 24'h6e4c4c;
-      8'ha9:
-          intercept_c = 24'h6f3641;
-      8'haa:
-          intercept_c = 24'h700e33;
-      8'hab:
-          intercept_c = 24'h70e361;
-      8'hac:
-          intercept_c = 24'h71b5ab;
-      8'had:
-          intercept_c = 24'h72811c;
-      8'hae:
-          intercept_c = 24'h73589d;
-      8'haf:
-          intercept_c = 24'h74215b;
-      8'hb0:
-          intercept_c = 24'h74eea5;
-      8'hb1:
-          intercept_c = 24'h75b263;
-      8'hb2:
-          intercept_c = 24'h76703e;
-      8'hb3:
-          intercept_c = 24'h7725a8;
-      8'hb4:
-          intercept_c = 24'h77db07;
-      8'hb5:
-          intercept_c = 24'h788767;
-      8'hb6:
-          intercept_c = 24'h7935d6;
-      8'hb7:
-          intercept_c = 24'h79dac2;
-      8'hb8:
-          intercept_c = 24'h7a7a75;
-      8'hb9:
-          intercept_c = 24'h7b1224;
-      8'hba:
-          intercept_c = 24'h7ba3fa;
-      8'hbb:
-          intercept_c = 24'h7c2d03;
-      8'hbc:
-          intercept_c = 24'h7caf6b;
-      8'hbd:
-          intercept_c = 24'h7d2ade;
-      8'hbe:
-          intercept_c = 24'h7da1fe;
-      8'hbf:
-          intercept_c = 24'h7e0e92;
-      8'hc0:
-          intercept_c = 24'h7e6fca;
-      8'hc1:
-          intercept_c = 24'h7ecb79;
-      8'hc2:
-          intercept_c = 24'h7f1a6d;
-      8'hc3:
-          intercept_c = 24'h7f62e4;
+    casez (s8_level6_1)
+      7'h00:
+          intercept_c = 23'h007ad7;
+      7'h01:
+          intercept_c = 23'h00ba99;
+      7'h02:
+          intercept_c = 23'h0104ec;
+      7'h03:
+          intercept_c = 23'h015909;
+      7'h04:
+          intercept_c = 23'h01b64d;
+      7'h05:
+          intercept_c = 23'h021c20;
+      7'h06:
+          intercept_c = 23'h028a16;
+      7'h07:
+          intercept_c = 23'h03027e;
+      7'h08:
+          intercept_c = 23'h037f40;
+      7'h09:
+          intercept_c = 23'h040587;
+      7'h0a:
+          intercept_c = 23'h048fa6;
+      7'h0b:
+          intercept_c = 23'h05200c;
+      7'h0c:
+          intercept_c = 23'h05b667;
+      7'h0d:
+          intercept_c = 23'h06572d;
+      7'h0e:
+          intercept_c = 23'h06ff6c;
+      7'h0f:
+          intercept_c = 23'h07aec5;
+      7'h10:
+          intercept_c = 23'h086071;
+      7'h11:
+          intercept_c = 23'h091692;
+      7'h12:
+          intercept_c = 23'h09d303;
+      7'h13:
+          intercept_c = 23'h0a8b3b;
+      7'h14:
+          intercept_c = 23'h0b4f9f;
+      7'h15:
+          intercept_c = 23'h0c1793;
+      7'h16:
+          intercept_c = 23'h0ceabc;
+      7'h17:
+          intercept_c = 23'h0dc0aa;
+      7'h18:
+          intercept_c = 23'h0e8e7a;
+      7'h19:
+          intercept_c = 23'h0f6130;
+      7'h1a:
+          intercept_c = 23'h103a4e;
+      7'h1b:
+          intercept_c = 23'h1115f5;
+      7'h1c:
+          intercept_c = 23'h11e67a;
+      7'h1d:
+          intercept_c = 23'h12c734;
+      7'h1e:
+          intercept_c = 23'h13a521;
+      7'h1f:
+          intercept_c = 23'h148b99;
+      7'h20:
+          intercept_c = 23'h1573e0;
+      7'h21:
+          intercept_c = 23'h165c45;
+      7'h22:
+          intercept_c = 23'h174944;
+      7'h23:
+          intercept_c = 23'h183322;
+      7'h24:
+          intercept_c = 23'h1922c1;
+      7'h25:
+          intercept_c = 23'h1a11f9;
+      7'h26:
+          intercept_c = 23'h1af9d9;
+      7'h27:
+          intercept_c = 23'h1bdd6f;
+      7'h28:
+          intercept_c = 23'h1cc4f7;
+      7'h29:
+          intercept_c = 23'h1db416;
+      7'h2a:
+          intercept_c = 23'h1ebec3;
+      7'h2b:
+          intercept_c = 23'h1fad26;
+      7'h2c:
+          intercept_c = 23'h209be5;
+      7'h2d:
+          intercept_c = 23'h2189a6;
+      7'h2e:
+          intercept_c = 23'h226e1b;
+      7'h2f:
+          intercept_c = 23'h23541b;
+      7'h30:
+          intercept_c = 23'h24380c;
+      7'h31:
+          intercept_c = 23'h252aa1;
+      7'h32:
+          intercept_c = 23'h261849;
+      7'h33:
+          intercept_c = 23'h270348;
+      7'h34:
+          intercept_c = 23'h27e737;
+      7'h35:
+          intercept_c = 23'h28c7a0;
+      7'h36:
+          intercept_c = 23'h29a586;
+      7'h37:
+          intercept_c = 23'h2a81dd;
+      7'h38:
+          intercept_c = 23'h2b5c83;
+      7'h39:
+          intercept_c = 23'h2c3383;
+      7'h3a:
+          intercept_c = 23'h2d0c6d;
+      7'h3b:
+          intercept_c = 23'h2de262;
+      7'h3c:
+          intercept_c = 23'h2eb1d2;
+      7'h3d:
+          intercept_c = 23'h2f8000;
+      7'h3e:
+          intercept_c = 23'h304c12;
+      7'h3f:
+          intercept_c = 23'h3110dc;
+      7'h40:
+          intercept_c = 23'h31d454;
+      7'h41:
+          intercept_c = 23'h328d83;
+      7'h42:
+          intercept_c = 23'h3349fc;
+      7'h43:
+          intercept_c = 23'h33f8b8;
+      7'h44:
+          intercept_c = 23'h34a6e2;
+      7'h45:
+          intercept_c = 23'h35566b;
+      7'h46:
+          intercept_c = 23'h360e1d;
+      7'h47:
+          intercept_c = 23'h36b9d4;
+      7'h48:
+          intercept_c = 23'h375f26;
+      7'h49:
+          intercept_c = 23'h37fe4c;
+      7'h4a:
+          intercept_c = 23'h389302;
+      7'h4b:
+          intercept_c = 23'h3926bf;
+      7'h4c:
+          intercept_c = 23'h39b2d3;
+      7'h4d:
+          intercept_c = 23'h3a2ef2;
+      7'h4e:
+          intercept_c = 23'h3ab8b7;
+      7'h4f:
+          intercept_c = 23'h3b36e3;
+      7'h50:
+          intercept_c = 23'h3bac57;
+      7'h51:
+          intercept_c = 23'h3c1e36;
+      7'h52:
+          intercept_c = 23'h3c85e5;
+      7'h53:
+          intercept_c = 23'h3ce8d6;
+      7'h54:
+          intercept_c = 23'h3d4c01;
+      7'h55:
+          intercept_c = 23'h3da4b3;
+      7'h56:
+          intercept_c = 23'h3dfbf0;
+      7'h57:
+          intercept_c = 23'h3e4e28;
+      7'h58:
+          intercept_c = 23'h3e968d;
+      7'h59:
+          intercept_c = 23'h3ed9dd;
+      7'h5a:
+          intercept_c = 23'h3f1393;
+      7'h5b:
+          intercept_c = 23'h3f488e;
+      7'h5c:
+          intercept_c = 23'h3f7780;
+      7'h5d:
+          intercept_c = 23'h3f9e55;
+      7'h5e:
+          intercept_c = 23'h3fbf5e;
+      7'h5f:
+          intercept_c = 23'h3fd979;
+      7'h60:
+          intercept_c = 23'h3fecd3;
+      7'h61:
+          intercept_c = 23'h3ff9a8;
       default:
-          intercept_c = 24'h7f910d;
+          intercept_c = 23'h3fffc4;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$21  = s1_level0_0;
-    if (i_stream__ready) begin
-      \$21  = i_stream__payload;
+    \$24  = s1_fold_0;
+    if (advance) begin
+      \$24  = \$3 [15:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$22  = s1_level0_1;
-    if (i_stream__ready) begin
-      \$22  = bit0;
+    \$25  = s1_fold_1;
+    if (advance) begin
+      \$25  = pos_c;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$23  = s1_valid;
-    if (i_stream__ready) begin
-      \$23  = i_stream__valid;
-    end
-    if (rst) begin
-      \$23  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$24  = s2_level1_0;
-    if (s2_load) begin
-      \$24  = s1_level0_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$25  = s2_level1_1;
-    if (s2_load) begin
-      \$25  = { s1_level0_1, bit1 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$26  = s2_valid;
-    if (s2_load) begin
-      \$26  = s1_valid;
+    \$26  = s1_valid;
+    if (advance) begin
+      \$26  = i_stream__valid;
     end
     if (rst) begin
       \$26  = 1'h0;
@@ -1367,95 +1021,92 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$27  = s3_level2_0;
-    if (s3_load) begin
-      \$27  = s2_level1_0;
+    \$27  = s2_level0_0;
+    if (advance) begin
+      \$27  = s1_fold_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$28  = s3_level2_1;
-    if (s3_load) begin
-      \$28  = { s2_level1_1, bit2 };
+    \$28  = s2_level0_1;
+    if (advance) begin
+      \$28  = bit0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$29  = s3_valid;
-    if (s3_load) begin
-      \$29  = s2_valid;
+    \$29  = s2_level0_2;
+    if (advance) begin
+      \$29  = s1_fold_1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$30  = s2_valid;
+    if (advance) begin
+      \$30  = s1_valid;
     end
     if (rst) begin
-      \$29  = 1'h0;
+      \$30  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$30  = s4_level3_0;
-    if (s4_load) begin
-      \$30  = s3_level2_0;
+    \$31  = s3_level1_0;
+    if (advance) begin
+      \$31  = s2_level0_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$31  = s4_level3_1;
-    if (s4_load) begin
-      \$31  = { s3_level2_1, bit3 };
+    \$32  = s3_level1_1;
+    if (advance) begin
+      \$32  = { s2_level0_1, bit1 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$32  = s4_valid;
-    if (s4_load) begin
-      \$32  = s3_valid;
+    \$33  = s3_level1_2;
+    if (advance) begin
+      \$33  = s2_level0_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$34  = s3_valid;
+    if (advance) begin
+      \$34  = s2_valid;
     end
     if (rst) begin
-      \$32  = 1'h0;
+      \$34  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$33  = s5_level4_0;
-    if (s5_load) begin
-      \$33  = s4_level3_0;
+    \$35  = s4_level2_0;
+    if (advance) begin
+      \$35  = s3_level1_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$34  = s5_level4_1;
-    if (s5_load) begin
-      \$34  = { s4_level3_1, bit4 };
+    \$36  = s4_level2_1;
+    if (advance) begin
+      \$36  = { s3_level1_1, bit2 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$35  = s5_valid;
-    if (s5_load) begin
-      \$35  = s4_valid;
-    end
-    if (rst) begin
-      \$35  = 1'h0;
+    \$37  = s4_level2_2;
+    if (advance) begin
+      \$37  = s3_level1_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$36  = s6_level5_0;
-    if (s6_load) begin
-      \$36  = s5_level4_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$37  = s6_level5_1;
-    if (s6_load) begin
-      \$37  = { s5_level4_1, bit5 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$38  = s6_valid;
-    if (s6_load) begin
-      \$38  = s5_valid;
+    \$38  = s4_valid;
+    if (advance) begin
+      \$38  = s3_valid;
     end
     if (rst) begin
       \$38  = 1'h0;
@@ -1463,429 +1114,288 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$39  = s7_level6_0;
-    if (s7_load) begin
-      \$39  = s6_level5_0;
+    \$39  = s5_level3_0;
+    if (advance) begin
+      \$39  = s4_level2_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$40  = s7_level6_1;
-    if (s7_load) begin
-      \$40  = { s6_level5_1, bit6 };
+    \$40  = s5_level3_1;
+    if (advance) begin
+      \$40  = { s4_level2_1, bit3 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$41  = s7_valid;
-    if (s7_load) begin
-      \$41  = s6_valid;
-    end
-    if (rst) begin
-      \$41  = 1'h0;
+    \$41  = s5_level3_2;
+    if (advance) begin
+      \$41  = s4_level2_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$42  = s8_level7_0;
-    if (s8_load) begin
-      \$42  = s7_level6_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$43  = s8_level7_1;
-    if (s8_load) begin
-      \$43  = { s7_level6_1, bit7 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$44  = s8_valid;
-    if (s8_load) begin
-      \$44  = s7_valid;
+    \$42  = s5_valid;
+    if (advance) begin
+      \$42  = s4_valid;
     end
     if (rst) begin
-      \$44  = 1'h0;
+      \$42  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$45  = s9_rom_0;
-    if (s9_load) begin
-      \$45  = s8_level7_0;
+    \$43  = s6_level4_0;
+    if (advance) begin
+      \$43  = s5_level3_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$46  = s9_rom_1;
-    if (s9_load) begin
-      \$46  = slope_c;
+    \$44  = s6_level4_1;
+    if (advance) begin
+      \$44  = { s5_level3_1, bit4 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$47  = s9_rom_2;
-    if (s9_load) begin
-      \$47  = intercept_c;
+    \$45  = s6_level4_2;
+    if (advance) begin
+      \$45  = s5_level3_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$48  = s9_valid;
-    if (s9_load) begin
-      \$48  = s8_valid;
-    end
-    if (rst) begin
-      \$48  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$49  = s10_mul_0;
-    if (s10_load) begin
-      \$49  = \$1 [28:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$50  = s10_mul_1;
-    if (s10_load) begin
-      \$50  = s9_rom_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$51  = s10_valid;
-    if (s10_load) begin
-      \$51  = s9_valid;
+    \$46  = s6_valid;
+    if (advance) begin
+      \$46  = s5_valid;
     end
     if (rst) begin
-      \$51  = 1'h0;
+      \$46  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$52  = o_stream__payload;
-    if (s11_load) begin
-      \$52  = \$9 [15:0];
+    \$47  = s7_level5_0;
+    if (advance) begin
+      \$47  = s6_level4_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$53  = o_stream__valid;
-    if (s11_load) begin
-      \$53  = s10_valid;
+    \$48  = s7_level5_1;
+    if (advance) begin
+      \$48  = { s6_level4_1, bit5 };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$49  = s7_level5_2;
+    if (advance) begin
+      \$49  = s6_level4_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$50  = s7_valid;
+    if (advance) begin
+      \$50  = s6_valid;
     end
     if (rst) begin
-      \$53  = 1'h0;
+      \$50  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s1_level0_1)
-      1'h0:
-          thr1 = 18'h3e5d8;
-      1'h1:
-          thr1 = 18'h0646b;
-    endcase
+    \$51  = s8_level6_0;
+    if (advance) begin
+      \$51  = s7_level5_0;
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s2_level1_1)
-      2'h0:
-          thr2 = 18'h3cd72;
-      2'h1:
-          thr2 = 18'h3fb9a;
-      2'h2:
-          thr2 = 18'h02dfc;
-      2'h3:
-          thr2 = 18'h08000;
-    endcase
+    \$52  = s8_level6_1;
+    if (advance) begin
+      \$52  = { s7_level5_1, bit6 };
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s3_level2_1)
-      3'h0:
-          thr3 = 18'h3b8f6;
-      3'h1:
-          thr3 = 18'h3daff;
-      3'h2:
-          thr3 = 18'h3efd2;
-      3'h3:
-          thr3 = 18'h00d0c;
-      3'h4:
-          thr3 = 18'h0219a;
-      3'h5:
-          thr3 = 18'h03fca;
-      3'h6:
-          thr3 = 18'h08000;
-      3'h7:
-          thr3 = 18'h08000;
-    endcase
+    \$53  = s8_level6_2;
+    if (advance) begin
+      \$53  = s7_level5_2;
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s4_level3_1)
-      4'h0:
-          thr4 = 18'h3a757;
-      4'h1:
-          thr4 = 18'h3c4af;
-      4'h2:
-          thr4 = 18'h3d4ae;
-      4'h3:
-          thr4 = 18'h3e0a3;
-      4'h4:
-          thr4 = 18'h3ead9;
-      4'h5:
-          thr4 = 18'h3f516;
-      4'h6:
-          thr4 = 18'h0072a;
-      4'h7:
-          thr4 = 18'h0124d;
-      4'h8:
-          thr4 = 18'h01c46;
-      4'h9:
-          thr4 = 18'h02758;
-      4'ha:
-          thr4 = 18'h035e7;
-      4'hb:
-          thr4 = 18'h04d71;
-      4'hc:
-          thr4 = 18'h08000;
-      4'hd:
-          thr4 = 18'h08000;
-      4'he:
-          thr4 = 18'h08000;
-      4'hf:
-          thr4 = 18'h08000;
-    endcase
+    \$54  = s8_valid;
+    if (advance) begin
+      \$54  = s7_valid;
+    end
+    if (rst) begin
+      \$54  = 1'h0;
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s5_level4_1)
-      5'h00:
-          thr5 = 18'h39932;
-      5'h01:
-          thr5 = 18'h3b126;
-      5'h02:
-          thr5 = 18'h3bf3a;
-      5'h03:
-          thr5 = 18'h3c950;
-      5'h04:
-          thr5 = 18'h3d143;
-      5'h05:
-          thr5 = 18'h3d805;
-      5'h06:
-          thr5 = 18'h3ddeb;
-      5'h07:
-          thr5 = 18'h3e345;
-      5'h08:
-          thr5 = 18'h3e84a;
-      5'h09:
-          thr5 = 18'h3ed55;
-      5'h0a:
-          thr5 = 18'h3f255;
-      5'h0b:
-          thr5 = 18'h3f80e;
-      5'h0c:
-          thr5 = 18'h00366;
-      5'h0d:
-          thr5 = 18'h00a39;
-      5'h0e:
-          thr5 = 18'h00f9a;
-      5'h0f:
-          thr5 = 18'h014c0;
-      5'h10:
-          thr5 = 18'h019b8;
-      5'h11:
-          thr5 = 18'h01ee5;
-      5'h12:
-          thr5 = 18'h0246a;
-      5'h13:
-          thr5 = 18'h02a99;
-      5'h14:
-          thr5 = 18'h031c1;
-      5'h15:
-          thr5 = 18'h03a8d;
-      5'h16:
-          thr5 = 18'h045ef;
-      5'h17:
-          thr5 = 18'h056fd;
-      5'h18:
-          thr5 = 18'h07b8e;
-      5'h19:
-          thr5 = 18'h08000;
-      5'h1a:
-          thr5 = 18'h08000;
-      5'h1b:
-          thr5 = 18'h08000;
-      5'h1c:
-          thr5 = 18'h08000;
-      5'h1d:
-          thr5 = 18'h08000;
-      5'h1e:
-          thr5 = 18'h08000;
-      5'h1f:
-          thr5 = 18'h08000;
-    endcase
+    \$55  = s9_rom_0;
+    if (advance) begin
+      \$55  = s8_level6_0;
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s6_level5_1)
-      6'h00:
-          thr6 = 18'h38efa;
-      6'h01:
-          thr6 = 18'h3a0f5;
-      6'h02:
-          thr6 = 18'h3aca4;
-      6'h03:
-          thr6 = 18'h3b53e;
-      6'h04:
-          thr6 = 18'h3bc45;
-      6'h05:
-          thr6 = 18'h3c205;
-      6'h06:
-          thr6 = 18'h3c713;
-      6'h07:
-          thr6 = 18'h3cb6b;
-      6'h08:
-          thr6 = 18'h3cf68;
-      6'h09:
-          thr6 = 18'h3d30c;
-      6'h0a:
-          thr6 = 18'h3d672;
-      6'h0b:
-          thr6 = 18'h3d98b;
-      6'h0c:
-          thr6 = 18'h3dc7a;
-      6'h0d:
-          thr6 = 18'h3df4b;
-      6'h0e:
-          thr6 = 18'h3e1f8;
-      6'h0f:
-          thr6 = 18'h3e496;
-      6'h10:
-          thr6 = 18'h3e716;
-      6'h11:
-          thr6 = 18'h3e998;
-      6'h12:
-          thr6 = 18'h3ec1a;
-      6'h13:
-          thr6 = 18'h3ee92;
-      6'h14:
-          thr6 = 18'h3f110;
-      6'h15:
-          thr6 = 18'h3f3a9;
-      6'h16:
-          thr6 = 18'h3f689;
-      6'h17:
-          thr6 = 18'h3f9b9;
-      6'h18:
-          thr6 = 18'h3fe10;
-      6'h19:
-          thr6 = 18'h00568;
-      6'h1a:
-          thr6 = 18'h008c1;
-      6'h1b:
-          thr6 = 18'h00baa;
-      6'h1c:
-          thr6 = 18'h00e5a;
-      6'h1d:
-          thr6 = 18'h010e5;
-      6'h1e:
-          thr6 = 18'h01383;
-      6'h1f:
-          thr6 = 18'h01600;
-      6'h20:
-          thr6 = 18'h0187d;
-      6'h21:
-          thr6 = 18'h01afa;
-      6'h22:
-          thr6 = 18'h01d94;
-      6'h23:
-          thr6 = 18'h0203d;
-      6'h24:
-          thr6 = 18'h022fe;
-      6'h25:
-          thr6 = 18'h025e0;
-      6'h26:
-          thr6 = 18'h028df;
-      6'h27:
-          thr6 = 18'h02c46;
-      6'h28:
-          thr6 = 18'h02fd4;
-      6'h29:
-          thr6 = 18'h033c9;
-      6'h2a:
-          thr6 = 18'h03835;
-      6'h2b:
-          thr6 = 18'h03d0a;
-      6'h2c:
-          thr6 = 18'h042ca;
-      6'h2d:
-          thr6 = 18'h0497b;
-      6'h2e:
-          thr6 = 18'h051e4;
-      6'h2f:
-          thr6 = 18'h05d06;
-      6'h30:
-          thr6 = 18'h06dea;
-      6'h31:
-          thr6 = 18'h08000;
-      6'h32:
-          thr6 = 18'h08000;
-      6'h33:
-          thr6 = 18'h08000;
-      6'h34:
-          thr6 = 18'h08000;
-      6'h35:
-          thr6 = 18'h08000;
-      6'h36:
-          thr6 = 18'h08000;
-      6'h37:
-          thr6 = 18'h08000;
-      6'h38:
-          thr6 = 18'h08000;
-      6'h39:
-          thr6 = 18'h08000;
-      6'h3a:
-          thr6 = 18'h08000;
-      6'h3b:
-          thr6 = 18'h08000;
-      6'h3c:
-          thr6 = 18'h08000;
-      6'h3d:
-          thr6 = 18'h08000;
-      6'h3e:
-          thr6 = 18'h08000;
-      6'h3f:
-          thr6 = 18'h08000;
-    endcase
+    \$56  = s9_rom_1;
+    if (advance) begin
+      \$56  = slope_c;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$57  = s9_rom_2;
+    if (advance) begin
+      \$57  = intercept_c;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$58  = s9_rom_3;
+    if (advance) begin
+      \$58  = s8_level6_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$59  = s9_valid;
+    if (advance) begin
+      \$59  = s8_valid;
+    end
+    if (rst) begin
+      \$59  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$60  = s10_mul_0;
+    if (advance) begin
+      \$60  = \$4 [27:0];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$61  = s10_mul_1;
+    if (advance) begin
+      \$61  = s9_rom_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$62  = s10_mul_2;
+    if (advance) begin
+      \$62  = s9_rom_3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$63  = s10_valid;
+    if (advance) begin
+      \$63  = s9_valid;
+    end
+    if (rst) begin
+      \$63  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$64  = s11_out_0;
+    if (advance) begin
+      \$64  = \$12 [15:0];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$65  = s11_out_1;
+    if (advance) begin
+      \$65  = s10_mul_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$66  = s11_valid;
+    if (advance) begin
+      \$66  = s10_valid;
+    end
+    if (rst) begin
+      \$66  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$67  = o_stream__payload;
+    if (\$21 ) begin
+      (* full_case = 32'd1 *)
+      if (spare_valid) begin
+        \$67  = spare_data;
+      end else begin
+        \$67  = \$18 [15:0];
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$68  = o_stream__valid;
+    if (\$21 ) begin
+      (* full_case = 32'd1 *)
+      if (spare_valid) begin
+        \$68  = 1'h1;
+      end else begin
+        \$68  = \$23 ;
+      end
+    end
+    if (rst) begin
+      \$68  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$69  = spare_valid;
+    if (\$21 ) begin
+      if (spare_valid) begin
+        \$69  = 1'h0;
+      end
+    end else if (\$22 ) begin
+      \$69  = 1'h1;
+    end
+    if (rst) begin
+      \$69  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$70  = spare_data;
+    if (\$21 ) begin
+    end else if (\$22 ) begin
+      \$70  = \$18 [15:0];
+    end
   end
   assign x = i_stream__payload;
-  assign thr0 = 18'h01743;
+  assign v_c = \$3 [15:0];
+  assign thr0 = 18'h3e5d8;
   assign prefix0 = bit0;
-  assign prefix1 = { s1_level0_1, bit1 };
-  assign prefix2 = { s2_level1_1, bit2 };
-  assign prefix3 = { s3_level2_1, bit3 };
-  assign prefix4 = { s4_level3_1, bit4 };
-  assign prefix5 = { s5_level4_1, bit5 };
-  assign prefix6 = { s6_level5_1, bit6 };
-  assign prefix7 = { s7_level6_1, bit7 };
-  assign product_c = \$1 [28:0];
-  assign acc = \$3 [28:0];
-  assign rounded = \$5 [29:0];
-  assign y_c = \$9 [15:0];
-  assign s11_out_0 = o_stream__payload;
-  assign s11_valid = o_stream__valid;
-  assign s1_load = i_stream__ready;
-  assign \$2  = { s10_mul_1[23], s10_mul_1[23], s10_mul_1, 5'h00 };
-  assign \$5  = { acc_biased[30], acc_biased[30], acc_biased[30], acc_biased[30], acc_biased[30], acc_biased[30], acc_biased[30], acc_biased[30], acc_biased[30], acc_biased[30], acc_biased[30], acc_biased[30], acc_biased[30:12] };
+  assign prefix1 = { s2_level0_1, bit1 };
+  assign prefix2 = { s3_level1_1, bit2 };
+  assign prefix3 = { s4_level2_1, bit3 };
+  assign prefix4 = { s5_level3_1, bit4 };
+  assign prefix5 = { s6_level4_1, bit5 };
+  assign prefix6 = { s7_level5_1, bit6 };
+  assign product_c = \$4 [27:0];
+  assign acc = \$6 [27:0];
+  assign rounded = \$8 [28:0];
+  assign y_c = \$12 [15:0];
+  assign mirrored = { \$13 [17], \$13 [17], \$13 [17], \$13 [17], \$13  };
+  assign y_unfold_c = \$18 [15:0];
+  assign out_data = o_stream__payload;
+  assign out_valid = o_stream__valid;
+  assign \$5  = { s10_mul_1[22], s10_mul_1[22], s10_mul_1, 5'h00 };
+  assign \$8  = { acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29:12] };
 endmodule

@@ -4,7 +4,7 @@
 (* generator = "Amaranth" *)
 module pwl_silu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_stream__payload, o_stream__valid, i_stream__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
-  wire [29:0] \$1 ;
+  wire \$1 ;
   wire \$10 ;
   wire \$11 ;
   wire \$12 ;
@@ -15,55 +15,90 @@ module pwl_silu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   wire \$17 ;
   wire \$18 ;
   wire \$19 ;
-  wire [30:0] \$2 ;
-  reg [15:0] \$20 ;
-  reg \$21 ;
-  reg \$22 ;
-  reg [15:0] \$23 ;
-  reg [1:0] \$24 ;
-  reg \$25 ;
-  reg [15:0] \$26 ;
-  reg [2:0] \$27 ;
-  reg \$28 ;
-  reg [15:0] \$29 ;
-  wire [31:0] \$3 ;
-  reg [3:0] \$30 ;
-  reg \$31 ;
-  reg [15:0] \$32 ;
-  reg [4:0] \$33 ;
-  reg \$34 ;
-  reg [15:0] \$35 ;
-  reg [5:0] \$36 ;
-  reg \$37 ;
-  reg [15:0] \$38 ;
-  reg [6:0] \$39 ;
-  wire [28:0] \$4 ;
-  reg \$40 ;
-  reg [15:0] \$41 ;
-  reg [13:0] \$42 ;
-  reg [15:0] \$43 ;
-  reg \$44 ;
-  reg [27:0] \$45 ;
-  reg [15:0] \$46 ;
-  reg \$47 ;
-  reg [15:0] \$48 ;
-  reg \$49 ;
-  wire [29:0] \$5 ;
+  wire [16:0] \$2 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire \$24 ;
+  wire \$25 ;
+  wire \$26 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire \$29 ;
+  wire [16:0] \$3 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire \$36 ;
+  wire \$37 ;
+  wire \$38 ;
+  wire \$39 ;
+  wire \$4 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire [27:0] \$42 ;
+  wire [30:0] \$43 ;
+  wire [31:0] \$44 ;
+  wire [24:0] \$45 ;
+  wire [25:0] \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire [24:0] \$49 ;
+  wire \$5 ;
+  wire [24:0] \$50 ;
+  wire [16:0] \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire [17:0] \$54 ;
+  wire [17:0] \$55 ;
+  wire [17:0] \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
   wire \$6 ;
+  wire \$60 ;
+  wire \$61 ;
+  reg [15:0] \$62 ;
+  reg \$63 ;
+  reg [15:0] \$64 ;
+  reg \$65 ;
+  reg [15:0] \$66 ;
+  reg [5:0] \$67 ;
+  reg \$68 ;
+  reg [15:0] \$69 ;
   wire \$7 ;
-  wire [28:0] \$8 ;
-  wire [28:0] \$9 ;
-  wire [27:0] acc;
-  wire [29:0] acc_biased;
-  wire bit0;
-  wire bit1;
-  wire bit2;
-  wire bit3;
-  wire bit4;
-  wire bit5;
-  wire bit6;
+  reg \$70 ;
+  reg [15:0] \$71 ;
+  reg [11:0] \$72 ;
+  reg [15:0] \$73 ;
+  reg \$74 ;
+  reg [15:0] \$75 ;
+  reg \$76 ;
+  reg [23:0] \$77 ;
+  reg [15:0] \$78 ;
+  reg \$79 ;
+  wire \$8 ;
+  reg [15:0] \$80 ;
+  reg \$81 ;
+  reg [15:0] \$82 ;
+  reg \$83 ;
+  reg [15:0] \$84 ;
+  reg \$85 ;
+  reg [15:0] \$86 ;
+  reg \$87 ;
+  reg \$88 ;
+  reg [15:0] \$89 ;
+  wire \$9 ;
+  wire [23:0] acc;
+  wire [25:0] acc_biased;
+  wire advance;
   input clk;
   wire clk;
+  wire [37:0] ge;
   input [15:0] i_stream__payload;
   wire [15:0] i_stream__payload;
   output i_stream__ready;
@@ -71,1038 +106,702 @@ module pwl_silu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   input i_stream__valid;
   wire i_stream__valid;
   reg [15:0] intercept_c;
+  wire [17:0] mirrored;
   output [15:0] o_stream__payload;
   reg [15:0] o_stream__payload = 16'h0000;
   input o_stream__ready;
   wire o_stream__ready;
   output o_stream__valid;
   reg o_stream__valid = 1'h0;
-  wire prefix0;
-  wire [1:0] prefix1;
-  wire [2:0] prefix2;
-  wire [3:0] prefix3;
-  wire [4:0] prefix4;
-  wire [5:0] prefix5;
-  wire [6:0] prefix6;
-  wire [27:0] product_c;
-  wire [28:0] rounded;
+  (* init = 16'h0000 *)
+  wire [15:0] out_data;
+  (* init = 1'h0 *)
+  wire out_valid;
+  wire pos_c;
+  wire [23:0] product_c;
+  wire [24:0] rounded;
   input rst;
   wire rst;
-  wire s10_load;
-  (* init = 16'h0000 *)
-  wire [15:0] s10_out_0;
-  (* init = 1'h0 *)
-  wire s10_valid;
-  reg [15:0] s1_level0_0 = 16'h0000;
-  reg s1_level0_1 = 1'h0;
-  wire s1_load;
+  reg [15:0] s1_fold_0 = 16'h0000;
+  reg s1_fold_1 = 1'h0;
+  reg [15:0] s1_fold_2 = 16'h0000;
   reg s1_valid = 1'h0;
-  reg [15:0] s2_level1_0 = 16'h0000;
-  reg [1:0] s2_level1_1 = 2'h0;
-  wire s2_load;
+  reg [15:0] s2_select_0 = 16'h0000;
+  reg [5:0] s2_select_1 = 6'h00;
+  reg s2_select_2 = 1'h0;
+  reg [15:0] s2_select_3 = 16'h0000;
   reg s2_valid = 1'h0;
-  reg [15:0] s3_level2_0 = 16'h0000;
-  reg [2:0] s3_level2_1 = 3'h0;
-  wire s3_load;
+  reg [15:0] s3_rom_0 = 16'h0000;
+  reg [11:0] s3_rom_1 = 12'h000;
+  reg [15:0] s3_rom_2 = 16'h0000;
+  reg s3_rom_3 = 1'h0;
+  reg [15:0] s3_rom_4 = 16'h0000;
   reg s3_valid = 1'h0;
-  reg [15:0] s4_level3_0 = 16'h0000;
-  reg [3:0] s4_level3_1 = 4'h0;
-  wire s4_load;
+  reg [23:0] s4_mul_0 = 24'h000000;
+  reg [15:0] s4_mul_1 = 16'h0000;
+  reg s4_mul_2 = 1'h0;
+  reg [15:0] s4_mul_3 = 16'h0000;
   reg s4_valid = 1'h0;
-  reg [15:0] s5_level4_0 = 16'h0000;
-  reg [4:0] s5_level4_1 = 5'h00;
-  wire s5_load;
+  reg [15:0] s5_out_0 = 16'h0000;
+  reg s5_out_1 = 1'h0;
+  reg [15:0] s5_out_2 = 16'h0000;
   reg s5_valid = 1'h0;
-  reg [15:0] s6_level5_0 = 16'h0000;
-  reg [5:0] s6_level5_1 = 6'h00;
-  wire s6_load;
-  reg s6_valid = 1'h0;
-  reg [15:0] s7_level6_0 = 16'h0000;
-  reg [6:0] s7_level6_1 = 7'h00;
-  wire s7_load;
-  reg s7_valid = 1'h0;
-  wire s8_load;
-  reg [15:0] s8_rom_0 = 16'h0000;
-  reg [13:0] s8_rom_1 = 14'h0000;
-  reg [15:0] s8_rom_2 = 16'h0000;
-  reg s8_valid = 1'h0;
-  wire s9_load;
-  reg [27:0] s9_mul_0 = 28'h0000000;
-  reg [15:0] s9_mul_1 = 16'h0000;
-  reg s9_valid = 1'h0;
-  reg [13:0] slope_c;
-  wire [17:0] thr0;
-  reg [17:0] thr1;
-  reg [17:0] thr2;
-  reg [17:0] thr3;
-  reg [17:0] thr4;
-  reg [17:0] thr5;
-  reg [17:0] thr6;
+  reg [5:0] seg_idx_c;
+  reg [11:0] slope_c;
+  reg [15:0] spare_data = 16'h0000;
+  reg spare_valid = 1'h0;
+  wire [15:0] v_c;
   wire [15:0] x;
   wire [15:0] y_c;
+  wire [15:0] y_unfold_c;
+  assign \$10  = $signed(s1_fold_0) >= $signed(16'hb4fa);
+  assign \$11  = $signed(s1_fold_0) >= $signed(16'hb973);
+  assign \$12  = $signed(s1_fold_0) >= $signed(16'hbd9e);
+  assign \$13  = $signed(s1_fold_0) >= $signed(15'h4189);
+  assign \$14  = $signed(s1_fold_0) >= $signed(15'h4551);
+  assign \$15  = $signed(s1_fold_0) >= $signed(15'h4907);
+  assign \$16  = $signed(s1_fold_0) >= $signed(15'h4cb0);
+  assign \$17  = $signed(s1_fold_0) >= $signed(15'h5074);
+  assign \$18  = $signed(s1_fold_0) >= $signed(15'h54be);
+  assign \$19  = $signed(s1_fold_0) >= $signed(15'h5e62);
+  assign \$20  = $signed(s1_fold_0) >= $signed(14'h2187);
+  assign \$21  = $signed(s1_fold_0) >= $signed(14'h2417);
+  assign \$22  = $signed(s1_fold_0) >= $signed(14'h2643);
+  assign \$23  = $signed(s1_fold_0) >= $signed(14'h2833);
+  assign \$24  = $signed(s1_fold_0) >= $signed(14'h2a03);
+  assign \$25  = $signed(s1_fold_0) >= $signed(14'h2bd0);
+  assign \$26  = $signed(s1_fold_0) >= $signed(14'h2d71);
+  assign \$27  = $signed(s1_fold_0) >= $signed(14'h2ed5);
+  assign \$28  = $signed(s1_fold_0) >= $signed(13'h1031);
+  assign \$29  = $signed(s1_fold_0) >= $signed(13'h1182);
+  assign \$30  = $signed(s1_fold_0) >= $signed(13'h12c3);
+  assign \$31  = $signed(s1_fold_0) >= $signed(13'h13f7);
+  assign \$32  = $signed(s1_fold_0) >= $signed(13'h1522);
+  assign \$33  = $signed(s1_fold_0) >= $signed(13'h1658);
+  assign \$34  = $signed(s1_fold_0) >= $signed(13'h1783);
+  assign \$35  = $signed(s1_fold_0) >= $signed(12'h8a1);
+  assign \$36  = $signed(s1_fold_0) >= $signed(12'h9bc);
+  assign \$37  = $signed(s1_fold_0) >= $signed(12'hacb);
+  assign \$38  = $signed(s1_fold_0) >= $signed(12'hbd9);
+  assign \$39  = $signed(s1_fold_0) >= $signed(11'h4f2);
+  assign \$40  = $signed(s1_fold_0) >= $signed(11'h5fe);
+  assign \$41  = $signed(s1_fold_0) >= $signed(9'h10b);
+  assign \$42  = $signed(s3_rom_0) * $signed(s3_rom_1);
+  assign \$44  = $signed(s4_mul_0) + $signed(\$43 );
+  assign \$45  = $signed(\$44 [23:0]) + $signed(12'h7ff);
+  assign acc_biased = $signed(\$45 ) + $signed({ 1'h0, \$44 [12] });
+  assign \$47  = $signed(\$46 [24:0]) > $signed(16'h7fff);
+  assign \$48  = $signed(\$46 [24:0]) < $signed(16'h8000);
+  assign \$49  = \$48  ? 25'h1ff8000 : \$46 [24:0];
+  assign \$50  = \$47  ? 25'h0007fff : \$49 ;
+  assign mirrored = $signed(s5_out_0) + $signed(\$51 );
+  assign \$52  = $signed(mirrored) > $signed(16'h7fff);
+  assign \$53  = $signed(mirrored) < $signed(16'h8000);
+  assign \$54  = \$53  ? 18'h38000 : mirrored;
+  assign \$55  = \$52  ? 18'h07fff : \$54 ;
+  assign \$56  = s5_out_1 ? \$55  : { s5_out_0[15], s5_out_0[15], s5_out_0 };
+  assign advance = ~ spare_valid;
+  assign \$57  = ~ rst;
+  assign i_stream__ready = advance & \$57 ;
+  assign \$58  = ~ o_stream__valid;
+  assign \$59  = o_stream__ready | \$58 ;
+  assign \$60  = s5_valid & advance;
+  assign \$61  = s5_valid & advance;
   always @(posedge clk)
-    s1_valid <= \$22 ;
+    s1_fold_0 <= \$62 ;
   always @(posedge clk)
-    s2_level1_0 <= \$23 ;
+    s1_fold_1 <= \$63 ;
   always @(posedge clk)
-    s2_level1_1 <= \$24 ;
+    s1_fold_2 <= \$64 ;
   always @(posedge clk)
-    s2_valid <= \$25 ;
+    s1_valid <= \$65 ;
   always @(posedge clk)
-    s3_level2_0 <= \$26 ;
+    s2_select_0 <= \$66 ;
   always @(posedge clk)
-    s3_level2_1 <= \$27 ;
+    s2_select_1 <= \$67 ;
   always @(posedge clk)
-    s3_valid <= \$28 ;
+    s2_select_2 <= \$68 ;
   always @(posedge clk)
-    s4_level3_0 <= \$29 ;
+    s2_select_3 <= \$69 ;
   always @(posedge clk)
-    s4_level3_1 <= \$30 ;
+    s2_valid <= \$70 ;
   always @(posedge clk)
-    s4_valid <= \$31 ;
+    s3_rom_0 <= \$71 ;
   always @(posedge clk)
-    s5_level4_0 <= \$32 ;
+    s3_rom_1 <= \$72 ;
   always @(posedge clk)
-    s5_level4_1 <= \$33 ;
+    s3_rom_2 <= \$73 ;
   always @(posedge clk)
-    s5_valid <= \$34 ;
+    s3_rom_3 <= \$74 ;
   always @(posedge clk)
-    s6_level5_0 <= \$35 ;
+    s3_rom_4 <= \$75 ;
   always @(posedge clk)
-    s6_level5_1 <= \$36 ;
+    s3_valid <= \$76 ;
   always @(posedge clk)
-    s6_valid <= \$37 ;
+    s4_mul_0 <= \$77 ;
   always @(posedge clk)
-    s7_level6_0 <= \$38 ;
+    s4_mul_1 <= \$78 ;
   always @(posedge clk)
-    s7_level6_1 <= \$39 ;
+    s4_mul_2 <= \$79 ;
   always @(posedge clk)
-    s7_valid <= \$40 ;
+    s4_mul_3 <= \$80 ;
   always @(posedge clk)
-    s8_rom_0 <= \$41 ;
+    s4_valid <= \$81 ;
   always @(posedge clk)
-    s8_rom_1 <= \$42 ;
+    s5_out_0 <= \$82 ;
   always @(posedge clk)
-    s8_rom_2 <= \$43 ;
+    s5_out_1 <= \$83 ;
   always @(posedge clk)
-    s8_valid <= \$44 ;
+    s5_out_2 <= \$84 ;
   always @(posedge clk)
-    s9_mul_0 <= \$45 ;
+    s5_valid <= \$85 ;
   always @(posedge clk)
-    s9_mul_1 <= \$46 ;
+    o_stream__payload <= \$86 ;
   always @(posedge clk)
-    s9_valid <= \$47 ;
+    o_stream__valid <= \$87 ;
   always @(posedge clk)
-    o_stream__payload <= \$48 ;
+    spare_valid <= \$88 ;
   always @(posedge clk)
-    o_stream__valid <= \$49 ;
-  assign bit0 = $signed(i_stream__payload) >= $signed(15'h2fae);
-  assign bit1 = $signed(s1_level0_0) >= $signed(thr1);
-  assign bit2 = $signed(s2_level1_0) >= $signed(thr2);
-  assign bit3 = $signed(s3_level2_0) >= $signed(thr3);
-  assign bit4 = $signed(s4_level3_0) >= $signed(thr4);
-  assign bit5 = $signed(s5_level4_0) >= $signed(thr5);
-  assign bit6 = $signed(s6_level5_0) >= $signed(thr6);
-  assign \$1  = $signed(s8_rom_0) * $signed(s8_rom_1);
-  assign \$3  = $signed(s9_mul_0) + $signed(\$2 );
-  assign \$4  = $signed(\$3 [27:0]) + $signed(12'h7ff);
-  assign acc_biased = $signed(\$4 ) + $signed({ 1'h0, \$3 [12] });
-  assign \$6  = $signed(\$5 [28:0]) > $signed(16'h7fff);
-  assign \$7  = $signed(\$5 [28:0]) < $signed(16'h8000);
-  assign \$8  = \$7  ? 29'h1fff8000 : \$5 [28:0];
-  assign \$9  = \$6  ? 29'h00007fff : \$8 ;
-  assign \$10  = ~ o_stream__valid;
-  assign s10_load = \$10  | o_stream__ready;
-  assign \$11  = ~ s9_valid;
-  assign s9_load = \$11  | s10_load;
-  assign \$12  = ~ s8_valid;
-  assign s8_load = \$12  | s9_load;
-  assign \$13  = ~ s7_valid;
-  assign s7_load = \$13  | s8_load;
-  assign \$14  = ~ s6_valid;
-  assign s6_load = \$14  | s7_load;
-  assign \$15  = ~ s5_valid;
-  assign s5_load = \$15  | s6_load;
-  assign \$16  = ~ s4_valid;
-  assign s4_load = \$16  | s5_load;
-  assign \$17  = ~ s3_valid;
-  assign s3_load = \$17  | s4_load;
-  assign \$18  = ~ s2_valid;
-  assign s2_load = \$18  | s3_load;
-  assign \$19  = ~ s1_valid;
-  assign i_stream__ready = \$19  | s2_load;
-  always @(posedge clk)
-    s1_level0_0 <= \$20 ;
-  always @(posedge clk)
-    s1_level0_1 <= \$21 ;
+    spare_data <= \$89 ;
+  assign \$1  = $signed(i_stream__payload) < $signed(1'h0);
+  assign \$2  = - $signed(i_stream__payload);
+  assign \$3  = \$1  ? { i_stream__payload[15], i_stream__payload } : \$2 ;
+  assign pos_c = $signed(i_stream__payload) > $signed(1'h0);
+  assign \$4  = $signed(s1_fold_0) >= $signed(16'h8ccd);
+  assign \$5  = $signed(s1_fold_0) >= $signed(16'h968b);
+  assign \$6  = $signed(s1_fold_0) >= $signed(16'h9e6e);
+  assign \$7  = $signed(s1_fold_0) >= $signed(16'ha516);
+  assign \$8  = $signed(s1_fold_0) >= $signed(16'hab0d);
+  assign \$9  = $signed(s1_fold_0) >= $signed(16'hb023);
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$23  = s2_level1_0;
-    if (s2_load) begin
-      \$23  = s1_level0_0;
+    seg_idx_c = 6'h00;
+    if (\$4 ) begin
+      seg_idx_c = 6'h01;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$24  = s2_level1_1;
-    if (s2_load) begin
-      \$24  = { s1_level0_1, bit1 };
+    if (\$5 ) begin
+      seg_idx_c = 6'h02;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$25  = s2_valid;
-    if (s2_load) begin
-      \$25  = s1_valid;
+    if (\$6 ) begin
+      seg_idx_c = 6'h03;
     end
-    if (rst) begin
-      \$25  = 1'h0;
+    if (\$7 ) begin
+      seg_idx_c = 6'h04;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$26  = s3_level2_0;
-    if (s3_load) begin
-      \$26  = s2_level1_0;
+    if (\$8 ) begin
+      seg_idx_c = 6'h05;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$27  = s3_level2_1;
-    if (s3_load) begin
-      \$27  = { s2_level1_1, bit2 };
+    if (\$9 ) begin
+      seg_idx_c = 6'h06;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$28  = s3_valid;
-    if (s3_load) begin
-      \$28  = s2_valid;
+    if (\$10 ) begin
+      seg_idx_c = 6'h07;
     end
-    if (rst) begin
-      \$28  = 1'h0;
+    if (\$11 ) begin
+      seg_idx_c = 6'h08;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$29  = s4_level3_0;
-    if (s4_load) begin
-      \$29  = s3_level2_0;
+    if (\$12 ) begin
+      seg_idx_c = 6'h09;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$30  = s4_level3_1;
-    if (s4_load) begin
-      \$30  = { s3_level2_1, bit3 };
+    if (\$13 ) begin
+      seg_idx_c = 6'h0a;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$31  = s4_valid;
-    if (s4_load) begin
-      \$31  = s3_valid;
+    if (\$14 ) begin
+      seg_idx_c = 6'h0b;
     end
-    if (rst) begin
-      \$31  = 1'h0;
+    if (\$15 ) begin
+      seg_idx_c = 6'h0c;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$32  = s5_level4_0;
-    if (s5_load) begin
-      \$32  = s4_level3_0;
+    if (\$16 ) begin
+      seg_idx_c = 6'h0d;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$33  = s5_level4_1;
-    if (s5_load) begin
-      \$33  = { s4_level3_1, bit4 };
+    if (\$17 ) begin
+      seg_idx_c = 6'h0e;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$34  = s5_valid;
-    if (s5_load) begin
-      \$34  = s4_valid;
+    if (\$18 ) begin
+      seg_idx_c = 6'h0f;
     end
-    if (rst) begin
-      \$34  = 1'h0;
+    if (\$19 ) begin
+      seg_idx_c = 6'h10;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$35  = s6_level5_0;
-    if (s6_load) begin
-      \$35  = s5_level4_0;
+    if (\$20 ) begin
+      seg_idx_c = 6'h11;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$36  = s6_level5_1;
-    if (s6_load) begin
-      \$36  = { s5_level4_1, bit5 };
+    if (\$21 ) begin
+      seg_idx_c = 6'h12;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$37  = s6_valid;
-    if (s6_load) begin
-      \$37  = s5_valid;
+    if (\$22 ) begin
+      seg_idx_c = 6'h13;
     end
-    if (rst) begin
-      \$37  = 1'h0;
+    if (\$23 ) begin
+      seg_idx_c = 6'h14;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$38  = s7_level6_0;
-    if (s7_load) begin
-      \$38  = s6_level5_0;
+    if (\$24 ) begin
+      seg_idx_c = 6'h15;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$39  = s7_level6_1;
-    if (s7_load) begin
-      \$39  = { s6_level5_1, bit6 };
+    if (\$25 ) begin
+      seg_idx_c = 6'h16;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$40  = s7_valid;
-    if (s7_load) begin
-      \$40  = s6_valid;
+    if (\$26 ) begin
+      seg_idx_c = 6'h17;
     end
-    if (rst) begin
-      \$40  = 1'h0;
+    if (\$27 ) begin
+      seg_idx_c = 6'h18;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$41  = s8_rom_0;
-    if (s8_load) begin
-      \$41  = s7_level6_0;
+    if (\$28 ) begin
+      seg_idx_c = 6'h19;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$42  = s8_rom_1;
-    if (s8_load) begin
-      \$42  = slope_c;
+    if (\$29 ) begin
+      seg_idx_c = 6'h1a;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$43  = s8_rom_2;
-    if (s8_load) begin
-      \$43  = intercept_c;
+    if (\$30 ) begin
+      seg_idx_c = 6'h1b;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$44  = s8_valid;
-    if (s8_load) begin
-      \$44  = s7_valid;
+    if (\$31 ) begin
+      seg_idx_c = 6'h1c;
     end
-    if (rst) begin
-      \$44  = 1'h0;
+    if (\$32 ) begin
+      seg_idx_c = 6'h1d;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$45  = s9_mul_0;
-    if (s9_load) begin
-      \$45  = \$1 [27:0];
+    if (\$33 ) begin
+      seg_idx_c = 6'h1e;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$46  = s9_mul_1;
-    if (s9_load) begin
-      \$46  = s8_rom_2;
+    if (\$34 ) begin
+      seg_idx_c = 6'h1f;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$47  = s9_valid;
-    if (s9_load) begin
-      \$47  = s8_valid;
+    if (\$35 ) begin
+      seg_idx_c = 6'h20;
     end
-    if (rst) begin
-      \$47  = 1'h0;
+    if (\$36 ) begin
+      seg_idx_c = 6'h21;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$48  = o_stream__payload;
-    if (s10_load) begin
-      \$48  = \$9 [15:0];
+    if (\$37 ) begin
+      seg_idx_c = 6'h22;
     end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$49  = o_stream__valid;
-    if (s10_load) begin
-      \$49  = s9_valid;
+    if (\$38 ) begin
+      seg_idx_c = 6'h23;
     end
-    if (rst) begin
-      \$49  = 1'h0;
+    if (\$39 ) begin
+      seg_idx_c = 6'h24;
+    end
+    if (\$40 ) begin
+      seg_idx_c = 6'h25;
+    end
+    if (\$41 ) begin
+      seg_idx_c = 6'h26;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (s1_level0_1)
-      1'h0:
-          thr1 = 18'h3f8a1;
-      1'h1:
-          thr1 = 18'h08000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s2_level1_1)
-      2'h0:
-          thr2 = 18'h3de62;
-      2'h1:
-          thr2 = 18'h009b6;
-      2'h2:
-          thr2 = 18'h08000;
-      2'h3:
-          thr2 = 18'h08000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s3_level2_1)
-      3'h0:
-          thr3 = 18'h3b973;
-      3'h1:
-          thr3 = 18'h3eed5;
-      3'h2:
-          thr3 = 18'h00111;
-      3'h3:
-          thr3 = 18'h0144c;
-      3'h4:
-          thr3 = 18'h05000;
-      3'h5:
-          thr3 = 18'h08000;
-      3'h6:
-          thr3 = 18'h08000;
-      3'h7:
-          thr3 = 18'h08000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s4_level3_1)
-      4'h0:
-          thr4 = 18'h3a516;
-      4'h1:
-          thr4 = 18'h3c907;
-      4'h2:
-          thr4 = 18'h3e833;
-      4'h3:
-          thr4 = 18'h3f3f7;
-      4'h4:
-          thr4 = 18'h3fcf2;
-      4'h5:
-          thr4 = 18'h00549;
-      4'h6:
-          thr4 = 18'h00e90;
-      4'h7:
-          thr4 = 18'h01bf6;
-      4'h8:
-          thr4 = 18'h03ead;
-      4'h9:
-          thr4 = 18'h069f3;
-      4'ha:
-          thr4 = 18'h08000;
-      4'hb:
-          thr4 = 18'h08000;
-      4'hc:
-          thr4 = 18'h08000;
-      4'hd:
-          thr4 = 18'h08000;
-      4'he:
-          thr4 = 18'h08000;
-      4'hf:
-          thr4 = 18'h08000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s5_level4_1)
-      5'h00:
-          thr5 = 18'h3968b;
-      5'h01:
-          thr5 = 18'h3b023;
-      5'h02:
-          thr5 = 18'h3c189;
-      5'h03:
-          thr5 = 18'h3d074;
-      5'h04:
-          thr5 = 18'h3e417;
-      5'h05:
-          thr5 = 18'h3ebd0;
-      5'h06:
-          thr5 = 18'h3f182;
-      5'h07:
-          thr5 = 18'h3f658;
-      5'h08:
-          thr5 = 18'h3facb;
-      5'h09:
-          thr5 = 18'h3ff0b;
-      5'h0a:
-          thr5 = 18'h00327;
-      5'h0b:
-          thr5 = 18'h0077c;
-      5'h0c:
-          thr5 = 18'h00c1c;
-      5'h0d:
-          thr5 = 18'h0113c;
-      5'h0e:
-          thr5 = 18'h017e4;
-      5'h0f:
-          thr5 = 18'h021c8;
-      5'h10:
-          thr5 = 18'h0373e;
-      5'h11:
-          thr5 = 18'h046a5;
-      5'h12:
-          thr5 = 18'h05b23;
-      5'h13:
-          thr5 = 18'h08000;
-      5'h14:
-          thr5 = 18'h08000;
-      5'h15:
-          thr5 = 18'h08000;
-      5'h16:
-          thr5 = 18'h08000;
-      5'h17:
-          thr5 = 18'h08000;
-      5'h18:
-          thr5 = 18'h08000;
-      5'h19:
-          thr5 = 18'h08000;
-      5'h1a:
-          thr5 = 18'h08000;
-      5'h1b:
-          thr5 = 18'h08000;
-      5'h1c:
-          thr5 = 18'h08000;
-      5'h1d:
-          thr5 = 18'h08000;
-      5'h1e:
-          thr5 = 18'h08000;
-      5'h1f:
-          thr5 = 18'h08000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s6_level5_1)
+    casez (s2_select_1)
       6'h00:
-          thr6 = 18'h38ccd;
+          slope_c = 12'hff3;
       6'h01:
-          thr6 = 18'h39e6e;
+          slope_c = 12'hfe8;
       6'h02:
-          thr6 = 18'h3ab0d;
+          slope_c = 12'hfda;
       6'h03:
-          thr6 = 18'h3b4fa;
+          slope_c = 12'hfc9;
       6'h04:
-          thr6 = 18'h3bd9e;
+          slope_c = 12'hfb5;
       6'h05:
-          thr6 = 18'h3c551;
+          slope_c = 12'hf9f;
       6'h06:
-          thr6 = 18'h3ccb0;
+          slope_c = 12'hf86;
       6'h07:
-          thr6 = 18'h3d4be;
+          slope_c = 12'hf6a;
       6'h08:
-          thr6 = 18'h3e187;
+          slope_c = 12'hf4c;
       6'h09:
-          thr6 = 18'h3e643;
+          slope_c = 12'hf2c;
       6'h0a:
-          thr6 = 18'h3ea03;
+          slope_c = 12'hf0b;
       6'h0b:
-          thr6 = 18'h3ed71;
+          slope_c = 12'hee8;
       6'h0c:
-          thr6 = 18'h3f031;
+          slope_c = 12'hec6;
       6'h0d:
-          thr6 = 18'h3f2c3;
+          slope_c = 12'hea4;
       6'h0e:
-          thr6 = 18'h3f522;
+          slope_c = 12'he84;
       6'h0f:
-          thr6 = 18'h3f783;
+          slope_c = 12'he6b;
       6'h10:
-          thr6 = 18'h3f9bc;
+          slope_c = 12'he8c;
       6'h11:
-          thr6 = 18'h3fbd9;
+          slope_c = 12'hebb;
       6'h12:
-          thr6 = 18'h3fdfe;
+          slope_c = 12'hef6;
       6'h13:
-          thr6 = 18'h0000e;
+          slope_c = 12'hf39;
       6'h14:
-          thr6 = 18'h00219;
+          slope_c = 12'hf83;
       6'h15:
-          thr6 = 18'h00432;
+          slope_c = 12'hfdb;
       6'h16:
-          thr6 = 18'h00668;
+          slope_c = 12'h03e;
       6'h17:
-          thr6 = 18'h0089a;
+          slope_c = 12'h09e;
       6'h18:
-          thr6 = 18'h00aee;
+          slope_c = 12'h101;
       6'h19:
-          thr6 = 18'h00d4d;
+          slope_c = 12'h16a;
       6'h1a:
-          thr6 = 18'h00fdc;
+          slope_c = 12'h1d7;
       6'h1b:
-          thr6 = 18'h012ae;
+          slope_c = 12'h247;
       6'h1c:
-          thr6 = 18'h0161f;
+          slope_c = 12'h2b9;
       6'h1d:
-          thr6 = 18'h019cd;
+          slope_c = 12'h331;
       6'h1e:
-          thr6 = 18'h01e85;
+          slope_c = 12'h3b0;
       6'h1f:
-          thr6 = 18'h02b76;
+          slope_c = 12'h430;
       6'h20:
-          thr6 = 18'h0338e;
+          slope_c = 12'h4af;
       6'h21:
-          thr6 = 18'h03aee;
+          slope_c = 12'h52d;
       6'h22:
-          thr6 = 18'h0428c;
+          slope_c = 12'h5ae;
       6'h23:
-          thr6 = 18'h04b23;
+          slope_c = 12'h634;
       6'h24:
-          thr6 = 18'h05523;
+          slope_c = 12'h6bc;
       6'h25:
-          thr6 = 18'h061e5;
-      6'h26:
-          thr6 = 18'h07400;
-      6'h27:
-          thr6 = 18'h08000;
-      6'h28:
-          thr6 = 18'h08000;
-      6'h29:
-          thr6 = 18'h08000;
-      6'h2a:
-          thr6 = 18'h08000;
-      6'h2b:
-          thr6 = 18'h08000;
-      6'h2c:
-          thr6 = 18'h08000;
-      6'h2d:
-          thr6 = 18'h08000;
-      6'h2e:
-          thr6 = 18'h08000;
-      6'h2f:
-          thr6 = 18'h08000;
-      6'h30:
-          thr6 = 18'h08000;
-      6'h31:
-          thr6 = 18'h08000;
-      6'h32:
-          thr6 = 18'h08000;
-      6'h33:
-          thr6 = 18'h08000;
-      6'h34:
-          thr6 = 18'h08000;
-      6'h35:
-          thr6 = 18'h08000;
-      6'h36:
-          thr6 = 18'h08000;
-      6'h37:
-          thr6 = 18'h08000;
-      6'h38:
-          thr6 = 18'h08000;
-      6'h39:
-          thr6 = 18'h08000;
-      6'h3a:
-          thr6 = 18'h08000;
-      6'h3b:
-          thr6 = 18'h08000;
-      6'h3c:
-          thr6 = 18'h08000;
-      6'h3d:
-          thr6 = 18'h08000;
-      6'h3e:
-          thr6 = 18'h08000;
-      6'h3f:
-          thr6 = 18'h08000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s7_level6_1)
-      7'h00:
-          slope_c = 14'h3ff3;
-      7'h01:
-          slope_c = 14'h3fe8;
-      7'h02:
-          slope_c = 14'h3fda;
-      7'h03:
-          slope_c = 14'h3fc9;
-      7'h04:
-          slope_c = 14'h3fb5;
-      7'h05:
-          slope_c = 14'h3f9f;
-      7'h06:
-          slope_c = 14'h3f86;
-      7'h07:
-          slope_c = 14'h3f6a;
-      7'h08:
-          slope_c = 14'h3f4c;
-      7'h09:
-          slope_c = 14'h3f2c;
-      7'h0a:
-          slope_c = 14'h3f0b;
-      7'h0b:
-          slope_c = 14'h3ee8;
-      7'h0c:
-          slope_c = 14'h3ec6;
-      7'h0d:
-          slope_c = 14'h3ea4;
-      7'h0e:
-          slope_c = 14'h3e84;
-      7'h0f:
-          slope_c = 14'h3e6b;
-      7'h10:
-          slope_c = 14'h3e8c;
-      7'h11:
-          slope_c = 14'h3ebb;
-      7'h12:
-          slope_c = 14'h3ef6;
-      7'h13:
-          slope_c = 14'h3f39;
-      7'h14:
-          slope_c = 14'h3f83;
-      7'h15:
-          slope_c = 14'h3fdb;
-      7'h16:
-          slope_c = 14'h003e;
-      7'h17:
-          slope_c = 14'h009e;
-      7'h18:
-          slope_c = 14'h0101;
-      7'h19:
-          slope_c = 14'h016a;
-      7'h1a:
-          slope_c = 14'h01d7;
-      7'h1b:
-          slope_c = 14'h0247;
-      7'h1c:
-          slope_c = 14'h02b9;
-      7'h1d:
-          slope_c = 14'h0331;
-      7'h1e:
-          slope_c = 14'h03b0;
-      7'h1f:
-          slope_c = 14'h0430;
-      7'h20:
-          slope_c = 14'h04af;
-      7'h21:
-          slope_c = 14'h052d;
-      7'h22:
-          slope_c = 14'h05ae;
-      7'h23:
-          slope_c = 14'h0634;
-      7'h24:
-          slope_c = 14'h06bc;
-      7'h25:
-          slope_c = 14'h0741;
-      7'h26:
-          slope_c = 14'h07c7;
-      7'h27:
-          slope_c = 14'h0845;
-      7'h28:
-          slope_c = 14'h08c9;
-      7'h29:
-          slope_c = 14'h094c;
-      7'h2a:
-          slope_c = 14'h09d3;
-      7'h2b:
-          slope_c = 14'h0a52;
-      7'h2c:
-          slope_c = 14'h0add;
-      7'h2d:
-          slope_c = 14'h0b5a;
-      7'h2e:
-          slope_c = 14'h0bd9;
-      7'h2f:
-          slope_c = 14'h0c54;
-      7'h30:
-          slope_c = 14'h0ccf;
-      7'h31:
-          slope_c = 14'h0d49;
-      7'h32:
-          slope_c = 14'h0dbd;
-      7'h33:
-          slope_c = 14'h0e2a;
-      7'h34:
-          slope_c = 14'h0e97;
-      7'h35:
-          slope_c = 14'h0eff;
-      7'h36:
-          slope_c = 14'h0f64;
-      7'h37:
-          slope_c = 14'h0fc3;
-      7'h38:
-          slope_c = 14'h1028;
-      7'h39:
-          slope_c = 14'h107d;
-      7'h3a:
-          slope_c = 14'h10c8;
-      7'h3b:
-          slope_c = 14'h110a;
-      7'h3c:
-          slope_c = 14'h1145;
-      7'h3d:
-          slope_c = 14'h1174;
-      7'h3e:
-          slope_c = 14'h1195;
-      7'h3f:
-          slope_c = 14'h117c;
-      7'h40:
-          slope_c = 14'h115b;
-      7'h41:
-          slope_c = 14'h1139;
-      7'h42:
-          slope_c = 14'h1116;
-      7'h43:
-          slope_c = 14'h10f4;
-      7'h44:
-          slope_c = 14'h10d3;
-      7'h45:
-          slope_c = 14'h10b4;
-      7'h46:
-          slope_c = 14'h1096;
-      7'h47:
-          slope_c = 14'h107a;
-      7'h48:
-          slope_c = 14'h1061;
-      7'h49:
-          slope_c = 14'h104b;
-      7'h4a:
-          slope_c = 14'h1037;
-      7'h4b:
-          slope_c = 14'h1026;
-      7'h4c:
-          slope_c = 14'h1018;
+          slope_c = 12'h741;
       default:
-          slope_c = 14'h100d;
+          slope_c = 12'h7c4;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (s7_level6_1)
-      7'h00:
+    casez (s2_select_1)
+      6'h00:
           intercept_c = 16'hf8d3;
-      7'h01:
+      6'h01:
           intercept_c = 16'hf3d8;
-      7'h02:
+      6'h02:
           intercept_c = 16'hee0e;
-      7'h03:
+      6'h03:
           intercept_c = 16'he790;
-      7'h04:
+      6'h04:
           intercept_c = 16'he075;
-      7'h05:
+      6'h05:
           intercept_c = 16'hd926;
-      7'h06:
+      6'h06:
           intercept_c = 16'hd158;
-      7'h07:
+      6'h07:
           intercept_c = 16'hc922;
-      7'h08:
+      6'h08:
           intercept_c = 16'hc0dc;
-      7'h09:
+      6'h09:
           intercept_c = 16'hb88e;
-      7'h0a:
+      6'h0a:
           intercept_c = 16'hb07f;
-      7'h0b:
+      6'h0b:
           intercept_c = 16'ha878;
-      7'h0c:
+      6'h0c:
           intercept_c = 16'ha129;
-      7'h0d:
+      6'h0d:
           intercept_c = 16'h9a56;
-      7'h0e:
+      6'h0e:
           intercept_c = 16'h9463;
-      7'h0f:
+      6'h0f:
           intercept_c = 16'h9028;
-      7'h10:
+      6'h10:
           intercept_c = 16'h947f;
-      7'h11:
+      6'h11:
           intercept_c = 16'h9a19;
-      7'h12:
+      6'h12:
           intercept_c = 16'ha089;
-      7'h13:
+      6'h13:
           intercept_c = 16'ha747;
-      7'h14:
+      6'h14:
           intercept_c = 16'hae2b;
-      7'h15:
+      6'h15:
           intercept_c = 16'hb5bd;
-      7'h16:
+      6'h16:
           intercept_c = 16'hbd90;
-      7'h17:
+      6'h17:
           intercept_c = 16'hc48d;
-      7'h18:
+      6'h18:
           intercept_c = 16'hcb35;
-      7'h19:
+      6'h19:
           intercept_c = 16'hd1b3;
-      7'h1a:
+      6'h1a:
           intercept_c = 16'hd7e2;
-      7'h1b:
+      6'h1b:
           intercept_c = 16'hddaf;
-      7'h1c:
+      6'h1c:
           intercept_c = 16'he30d;
-      7'h1d:
+      6'h1d:
           intercept_c = 16'he827;
-      7'h1e:
+      6'h1e:
           intercept_c = 16'hecf4;
-      7'h1f:
+      6'h1f:
           intercept_c = 16'hf134;
-      7'h20:
+      6'h20:
           intercept_c = 16'hf4df;
-      7'h21:
+      6'h21:
           intercept_c = 16'hf7f6;
-      7'h22:
+      6'h22:
           intercept_c = 16'hfa9c;
-      7'h23:
+      6'h23:
           intercept_c = 16'hfcca;
-      7'h24:
+      6'h24:
           intercept_c = 16'hfe6d;
-      7'h25:
+      6'h25:
           intercept_c = 16'hff79;
-      7'h26:
-          intercept_c = 16'hfffb;
-      7'h27:
-          intercept_c = 16'hfff5;
-      7'h28:
-          intercept_c = 16'hff6a;
-      7'h29:
-          intercept_c = 16'hfe58;
-      7'h2a:
-          intercept_c = 16'hfcb0;
-      7'h2b:
-          intercept_c = 16'hfa9c;
-      7'h2c:
-          intercept_c = 16'hf7be;
-      7'h2d:
-          intercept_c = 16'hf4a0;
-      7'h2e:
-          intercept_c = 16'hf0ec;
-      7'h2f:
-          intercept_c = 16'hecce;
-      7'h30:
-          intercept_c = 16'he827;
-      7'h31:
-          intercept_c = 16'he2f6;
-      7'h32:
-          intercept_c = 16'hdd7c;
-      7'h33:
-          intercept_c = 16'hd7d4;
-      7'h34:
-          intercept_c = 16'hd1a4;
-      7'h35:
-          intercept_c = 16'hcb35;
-      7'h36:
-          intercept_c = 16'hc46a;
-      7'h37:
-          intercept_c = 16'hbd7e;
-      7'h38:
-          intercept_c = 16'hb57d;
-      7'h39:
-          intercept_c = 16'hae2b;
-      7'h3a:
-          intercept_c = 16'ha72e;
-      7'h3b:
-          intercept_c = 16'ha089;
-      7'h3c:
-          intercept_c = 16'h9a19;
-      7'h3d:
-          intercept_c = 16'h9480;
-      7'h3e:
-          intercept_c = 16'h9027;
-      7'h3f:
-          intercept_c = 16'h9463;
-      7'h40:
-          intercept_c = 16'h9a87;
-      7'h41:
-          intercept_c = 16'ha15e;
-      7'h42:
-          intercept_c = 16'ha8ea;
-      7'h43:
-          intercept_c = 16'hb0bc;
-      7'h44:
-          intercept_c = 16'hb8cf;
-      7'h45:
-          intercept_c = 16'hc0dc;
-      7'h46:
-          intercept_c = 16'hc922;
-      7'h47:
-          intercept_c = 16'hd158;
-      7'h48:
-          intercept_c = 16'hd926;
-      7'h49:
-          intercept_c = 16'he075;
-      7'h4a:
-          intercept_c = 16'he790;
-      7'h4b:
-          intercept_c = 16'hee0e;
-      7'h4c:
-          intercept_c = 16'hf3d8;
       default:
-          intercept_c = 16'hf8d3;
+          intercept_c = 16'hfff9;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$20  = s1_level0_0;
-    if (i_stream__ready) begin
-      \$20  = i_stream__payload;
+    \$62  = s1_fold_0;
+    if (advance) begin
+      \$62  = \$3 [15:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$21  = s1_level0_1;
-    if (i_stream__ready) begin
-      \$21  = bit0;
+    \$63  = s1_fold_1;
+    if (advance) begin
+      \$63  = pos_c;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$22  = s1_valid;
-    if (i_stream__ready) begin
-      \$22  = i_stream__valid;
+    \$64  = s1_fold_2;
+    if (advance) begin
+      \$64  = i_stream__payload;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$65  = s1_valid;
+    if (advance) begin
+      \$65  = i_stream__valid;
     end
     if (rst) begin
-      \$22  = 1'h0;
+      \$65  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$66  = s2_select_0;
+    if (advance) begin
+      \$66  = s1_fold_0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$67  = s2_select_1;
+    if (advance) begin
+      \$67  = seg_idx_c;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$68  = s2_select_2;
+    if (advance) begin
+      \$68  = s1_fold_1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$69  = s2_select_3;
+    if (advance) begin
+      \$69  = s1_fold_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$70  = s2_valid;
+    if (advance) begin
+      \$70  = s1_valid;
+    end
+    if (rst) begin
+      \$70  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$71  = s3_rom_0;
+    if (advance) begin
+      \$71  = s2_select_0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$72  = s3_rom_1;
+    if (advance) begin
+      \$72  = slope_c;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$73  = s3_rom_2;
+    if (advance) begin
+      \$73  = intercept_c;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$74  = s3_rom_3;
+    if (advance) begin
+      \$74  = s2_select_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$75  = s3_rom_4;
+    if (advance) begin
+      \$75  = s2_select_3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$76  = s3_valid;
+    if (advance) begin
+      \$76  = s2_valid;
+    end
+    if (rst) begin
+      \$76  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$77  = s4_mul_0;
+    if (advance) begin
+      \$77  = \$42 [23:0];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$78  = s4_mul_1;
+    if (advance) begin
+      \$78  = s3_rom_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$79  = s4_mul_2;
+    if (advance) begin
+      \$79  = s3_rom_3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$80  = s4_mul_3;
+    if (advance) begin
+      \$80  = s3_rom_4;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$81  = s4_valid;
+    if (advance) begin
+      \$81  = s3_valid;
+    end
+    if (rst) begin
+      \$81  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$82  = s5_out_0;
+    if (advance) begin
+      \$82  = \$50 [15:0];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$83  = s5_out_1;
+    if (advance) begin
+      \$83  = s4_mul_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$84  = s5_out_2;
+    if (advance) begin
+      \$84  = s4_mul_3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$85  = s5_valid;
+    if (advance) begin
+      \$85  = s4_valid;
+    end
+    if (rst) begin
+      \$85  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$86  = o_stream__payload;
+    if (\$59 ) begin
+      (* full_case = 32'd1 *)
+      if (spare_valid) begin
+        \$86  = spare_data;
+      end else begin
+        \$86  = \$56 [15:0];
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$87  = o_stream__valid;
+    if (\$59 ) begin
+      (* full_case = 32'd1 *)
+      if (spare_valid) begin
+        \$87  = 1'h1;
+      end else begin
+        \$87  = \$61 ;
+      end
+    end
+    if (rst) begin
+      \$87  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$88  = spare_valid;
+    if (\$59 ) begin
+      if (spare_valid) begin
+        \$88  = 1'h0;
+      end
+    end else if (\$60 ) begin
+      \$88  = 1'h1;
+    end
+    if (rst) begin
+      \$88  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$89  = spare_data;
+    if (\$59 ) begin
+    end else if (\$60 ) begin
+      \$89  = \$56 [15:0];
     end
   end
   assign x = i_stream__payload;
-  assign thr0 = 18'h02fae;
-  assign prefix0 = bit0;
-  assign prefix1 = { s1_level0_1, bit1 };
-  assign prefix2 = { s2_level1_1, bit2 };
-  assign prefix3 = { s3_level2_1, bit3 };
-  assign prefix4 = { s4_level3_1, bit4 };
-  assign prefix5 = { s5_level4_1, bit5 };
-  assign prefix6 = { s6_level5_1, bit6 };
-  assign product_c = \$1 [27:0];
-  assign acc = \$3 [27:0];
-  assign rounded = \$5 [28:0];
-  assign y_c = \$9 [15:0];
-  assign s10_out_0 = o_stream__payload;
-  assign s10_valid = o_stream__valid;
-  assign s1_load = i_stream__ready;
-  assign \$2  = { s9_mul_1[15], s9_mul_1[15], s9_mul_1[15], s9_mul_1[15], s9_mul_1[15], s9_mul_1[15], s9_mul_1[15], s9_mul_1, 8'h00 };
-  assign \$5  = { acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29:12] };
+  assign v_c = \$3 [15:0];
+  assign ge = { \$41 , \$40 , \$39 , \$38 , \$37 , \$36 , \$35 , \$34 , \$33 , \$32 , \$31 , \$30 , \$29 , \$28 , \$27 , \$26 , \$25 , \$24 , \$23 , \$22 , \$21 , \$20 , \$19 , \$18 , \$17 , \$16 , \$15 , \$14 , \$13 , \$12 , \$11 , \$10 , \$9 , \$8 , \$7 , \$6 , \$5 , \$4  };
+  assign product_c = \$42 [23:0];
+  assign acc = \$44 [23:0];
+  assign rounded = \$46 [24:0];
+  assign y_c = \$50 [15:0];
+  assign y_unfold_c = \$56 [15:0];
+  assign out_data = o_stream__payload;
+  assign out_valid = o_stream__valid;
+  assign \$43  = { s4_mul_1[15], s4_mul_1[15], s4_mul_1[15], s4_mul_1[15], s4_mul_1[15], s4_mul_1[15], s4_mul_1[15], s4_mul_1, 8'h00 };
+  assign \$46  = { acc_biased[25], acc_biased[25], acc_biased[25], acc_biased[25], acc_biased[25], acc_biased[25], acc_biased[25], acc_biased[25], acc_biased[25], acc_biased[25], acc_biased[25], acc_biased[25], acc_biased[25:12] };
+  assign \$51  = { s5_out_2[15], s5_out_2 };
 endmodule

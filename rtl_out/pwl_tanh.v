@@ -4,61 +4,79 @@
 (* generator = "Amaranth" *)
 module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_stream__payload, o_stream__valid, i_stream__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
-  wire [30:0] \$1 ;
+  wire \$1 ;
   wire \$10 ;
-  wire \$11 ;
-  wire \$12 ;
-  wire \$13 ;
+  wire [26:0] \$11 ;
+  wire [26:0] \$12 ;
+  wire [16:0] \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
+  wire [20:0] \$16 ;
+  wire [20:0] \$17 ;
+  wire [20:0] \$18 ;
   wire \$19 ;
-  wire [27:0] \$2 ;
+  wire [16:0] \$2 ;
   wire \$20 ;
-  reg [15:0] \$21 ;
-  reg \$22 ;
-  reg \$23 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
   reg [15:0] \$24 ;
-  reg [1:0] \$25 ;
+  reg \$25 ;
   reg \$26 ;
   reg [15:0] \$27 ;
-  reg [2:0] \$28 ;
+  reg \$28 ;
   reg \$29 ;
-  wire [28:0] \$3 ;
-  reg [15:0] \$30 ;
-  reg [3:0] \$31 ;
-  reg \$32 ;
-  reg [15:0] \$33 ;
-  reg [4:0] \$34 ;
-  reg \$35 ;
-  reg [15:0] \$36 ;
-  reg [5:0] \$37 ;
+  wire [16:0] \$3 ;
+  reg \$30 ;
+  reg [15:0] \$31 ;
+  reg [1:0] \$32 ;
+  reg \$33 ;
+  reg \$34 ;
+  reg [15:0] \$35 ;
+  reg [2:0] \$36 ;
+  reg \$37 ;
   reg \$38 ;
   reg [15:0] \$39 ;
-  wire [28:0] \$4 ;
-  reg [6:0] \$40 ;
+  wire [29:0] \$4 ;
+  reg [3:0] \$40 ;
   reg \$41 ;
-  reg [15:0] \$42 ;
-  reg [7:0] \$43 ;
-  reg \$44 ;
-  reg [15:0] \$45 ;
-  reg [14:0] \$46 ;
-  reg [24:0] \$47 ;
-  reg \$48 ;
-  reg [27:0] \$49 ;
-  wire [29:0] \$5 ;
-  reg [24:0] \$50 ;
-  reg \$51 ;
-  reg [15:0] \$52 ;
+  reg \$42 ;
+  reg [15:0] \$43 ;
+  reg [4:0] \$44 ;
+  reg \$45 ;
+  reg \$46 ;
+  reg [15:0] \$47 ;
+  reg [5:0] \$48 ;
+  reg \$49 ;
+  wire [25:0] \$5 ;
+  reg \$50 ;
+  reg [15:0] \$51 ;
+  reg [6:0] \$52 ;
   reg \$53 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire [28:0] \$8 ;
-  wire [28:0] \$9 ;
-  wire [27:0] acc;
-  wire [29:0] acc_biased;
+  reg \$54 ;
+  reg [15:0] \$55 ;
+  reg [13:0] \$56 ;
+  reg [22:0] \$57 ;
+  reg \$58 ;
+  reg \$59 ;
+  wire [26:0] \$6 ;
+  reg [25:0] \$60 ;
+  reg [22:0] \$61 ;
+  reg \$62 ;
+  reg \$63 ;
+  reg [15:0] \$64 ;
+  reg \$65 ;
+  reg \$66 ;
+  reg [15:0] \$67 ;
+  reg \$68 ;
+  reg \$69 ;
+  wire [26:0] \$7 ;
+  reg [15:0] \$70 ;
+  wire [27:0] \$8 ;
+  wire \$9 ;
+  wire [25:0] acc;
+  wire [27:0] acc_biased;
+  wire advance;
   wire bit0;
   wire bit1;
   wire bit2;
@@ -66,7 +84,6 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   wire bit4;
   wire bit5;
   wire bit6;
-  wire bit7;
   input clk;
   wire clk;
   input [15:0] i_stream__payload;
@@ -75,13 +92,19 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   wire i_stream__ready;
   input i_stream__valid;
   wire i_stream__valid;
-  reg [24:0] intercept_c;
+  reg [22:0] intercept_c;
+  wire [20:0] mirrored;
   output [15:0] o_stream__payload;
   reg [15:0] o_stream__payload = 16'h0000;
   input o_stream__ready;
   wire o_stream__ready;
   output o_stream__valid;
   reg o_stream__valid = 1'h0;
+  (* init = 16'h0000 *)
+  wire [15:0] out_data;
+  (* init = 1'h0 *)
+  wire out_valid;
+  wire pos_c;
   wire prefix0;
   wire [1:0] prefix1;
   wire [2:0] prefix2;
@@ -89,58 +112,56 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   wire [4:0] prefix4;
   wire [5:0] prefix5;
   wire [6:0] prefix6;
-  wire [7:0] prefix7;
-  wire [27:0] product_c;
-  wire [28:0] rounded;
+  wire [25:0] product_c;
+  wire [26:0] rounded;
   input rst;
   wire rst;
-  wire s10_load;
-  reg [27:0] s10_mul_0 = 28'h0000000;
-  reg [24:0] s10_mul_1 = 25'h0000000;
+  reg [25:0] s10_mul_0 = 26'h0000000;
+  reg [22:0] s10_mul_1 = 23'h000000;
+  reg s10_mul_2 = 1'h0;
   reg s10_valid = 1'h0;
-  wire s11_load;
-  (* init = 16'h0000 *)
-  wire [15:0] s11_out_0;
-  (* init = 1'h0 *)
-  wire s11_valid;
-  reg [15:0] s1_level0_0 = 16'h0000;
-  reg s1_level0_1 = 1'h0;
-  wire s1_load;
+  reg [15:0] s11_out_0 = 16'h0000;
+  reg s11_out_1 = 1'h0;
+  reg s11_valid = 1'h0;
+  reg [15:0] s1_fold_0 = 16'h0000;
+  reg s1_fold_1 = 1'h0;
   reg s1_valid = 1'h0;
-  reg [15:0] s2_level1_0 = 16'h0000;
-  reg [1:0] s2_level1_1 = 2'h0;
-  wire s2_load;
+  reg [15:0] s2_level0_0 = 16'h0000;
+  reg s2_level0_1 = 1'h0;
+  reg s2_level0_2 = 1'h0;
   reg s2_valid = 1'h0;
-  reg [15:0] s3_level2_0 = 16'h0000;
-  reg [2:0] s3_level2_1 = 3'h0;
-  wire s3_load;
+  reg [15:0] s3_level1_0 = 16'h0000;
+  reg [1:0] s3_level1_1 = 2'h0;
+  reg s3_level1_2 = 1'h0;
   reg s3_valid = 1'h0;
-  reg [15:0] s4_level3_0 = 16'h0000;
-  reg [3:0] s4_level3_1 = 4'h0;
-  wire s4_load;
+  reg [15:0] s4_level2_0 = 16'h0000;
+  reg [2:0] s4_level2_1 = 3'h0;
+  reg s4_level2_2 = 1'h0;
   reg s4_valid = 1'h0;
-  reg [15:0] s5_level4_0 = 16'h0000;
-  reg [4:0] s5_level4_1 = 5'h00;
-  wire s5_load;
+  reg [15:0] s5_level3_0 = 16'h0000;
+  reg [3:0] s5_level3_1 = 4'h0;
+  reg s5_level3_2 = 1'h0;
   reg s5_valid = 1'h0;
-  reg [15:0] s6_level5_0 = 16'h0000;
-  reg [5:0] s6_level5_1 = 6'h00;
-  wire s6_load;
+  reg [15:0] s6_level4_0 = 16'h0000;
+  reg [4:0] s6_level4_1 = 5'h00;
+  reg s6_level4_2 = 1'h0;
   reg s6_valid = 1'h0;
-  reg [15:0] s7_level6_0 = 16'h0000;
-  reg [6:0] s7_level6_1 = 7'h00;
-  wire s7_load;
+  reg [15:0] s7_level5_0 = 16'h0000;
+  reg [5:0] s7_level5_1 = 6'h00;
+  reg s7_level5_2 = 1'h0;
   reg s7_valid = 1'h0;
-  reg [15:0] s8_level7_0 = 16'h0000;
-  reg [7:0] s8_level7_1 = 8'h00;
-  wire s8_load;
+  reg [15:0] s8_level6_0 = 16'h0000;
+  reg [6:0] s8_level6_1 = 7'h00;
+  reg s8_level6_2 = 1'h0;
   reg s8_valid = 1'h0;
-  wire s9_load;
   reg [15:0] s9_rom_0 = 16'h0000;
-  reg [14:0] s9_rom_1 = 15'h0000;
-  reg [24:0] s9_rom_2 = 25'h0000000;
+  reg [13:0] s9_rom_1 = 14'h0000;
+  reg [22:0] s9_rom_2 = 23'h000000;
+  reg s9_rom_3 = 1'h0;
   reg s9_valid = 1'h0;
-  reg [14:0] slope_c;
+  reg [13:0] slope_c;
+  reg [15:0] spare_data = 16'h0000;
+  reg spare_valid = 1'h0;
   wire [17:0] thr0;
   reg [17:0] thr1;
   reg [17:0] thr2;
@@ -148,1218 +169,855 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   reg [17:0] thr4;
   reg [17:0] thr5;
   reg [17:0] thr6;
-  reg [17:0] thr7;
+  wire [15:0] v_c;
   wire [15:0] x;
   wire [15:0] y_c;
+  wire [15:0] y_unfold_c;
+  assign i_stream__ready = advance & \$19 ;
+  assign \$20  = ~ o_stream__valid;
+  assign \$21  = o_stream__ready | \$20 ;
+  assign \$22  = s11_valid & advance;
+  assign \$23  = s11_valid & advance;
   always @(posedge clk)
-    s1_level0_0 <= \$21 ;
+    s1_fold_0 <= \$24 ;
   always @(posedge clk)
-    s1_level0_1 <= \$22 ;
+    s1_fold_1 <= \$25 ;
   always @(posedge clk)
-    s1_valid <= \$23 ;
+    s1_valid <= \$26 ;
   always @(posedge clk)
-    s2_level1_0 <= \$24 ;
+    s2_level0_0 <= \$27 ;
   always @(posedge clk)
-    s2_level1_1 <= \$25 ;
+    s2_level0_1 <= \$28 ;
   always @(posedge clk)
-    s2_valid <= \$26 ;
+    s2_level0_2 <= \$29 ;
   always @(posedge clk)
-    s3_level2_0 <= \$27 ;
+    s2_valid <= \$30 ;
   always @(posedge clk)
-    s3_level2_1 <= \$28 ;
+    s3_level1_0 <= \$31 ;
   always @(posedge clk)
-    s3_valid <= \$29 ;
+    s3_level1_1 <= \$32 ;
   always @(posedge clk)
-    s4_level3_0 <= \$30 ;
+    s3_level1_2 <= \$33 ;
   always @(posedge clk)
-    s4_level3_1 <= \$31 ;
+    s3_valid <= \$34 ;
   always @(posedge clk)
-    s4_valid <= \$32 ;
+    s4_level2_0 <= \$35 ;
   always @(posedge clk)
-    s5_level4_0 <= \$33 ;
+    s4_level2_1 <= \$36 ;
   always @(posedge clk)
-    s5_level4_1 <= \$34 ;
+    s4_level2_2 <= \$37 ;
   always @(posedge clk)
-    s5_valid <= \$35 ;
+    s4_valid <= \$38 ;
   always @(posedge clk)
-    s6_level5_0 <= \$36 ;
+    s5_level3_0 <= \$39 ;
   always @(posedge clk)
-    s6_level5_1 <= \$37 ;
+    s5_level3_1 <= \$40 ;
   always @(posedge clk)
-    s6_valid <= \$38 ;
+    s5_level3_2 <= \$41 ;
   always @(posedge clk)
-    s7_level6_0 <= \$39 ;
+    s5_valid <= \$42 ;
   always @(posedge clk)
-    s7_level6_1 <= \$40 ;
+    s6_level4_0 <= \$43 ;
   always @(posedge clk)
-    s7_valid <= \$41 ;
+    s6_level4_1 <= \$44 ;
   always @(posedge clk)
-    s8_level7_0 <= \$42 ;
+    s6_level4_2 <= \$45 ;
   always @(posedge clk)
-    s8_level7_1 <= \$43 ;
+    s6_valid <= \$46 ;
   always @(posedge clk)
-    s8_valid <= \$44 ;
+    s7_level5_0 <= \$47 ;
   always @(posedge clk)
-    s9_rom_0 <= \$45 ;
+    s7_level5_1 <= \$48 ;
   always @(posedge clk)
-    s9_rom_1 <= \$46 ;
+    s7_level5_2 <= \$49 ;
   always @(posedge clk)
-    s9_rom_2 <= \$47 ;
+    s7_valid <= \$50 ;
   always @(posedge clk)
-    s9_valid <= \$48 ;
+    s8_level6_0 <= \$51 ;
   always @(posedge clk)
-    s10_mul_0 <= \$49 ;
+    s8_level6_1 <= \$52 ;
   always @(posedge clk)
-    s10_mul_1 <= \$50 ;
+    s8_level6_2 <= \$53 ;
   always @(posedge clk)
-    s10_valid <= \$51 ;
+    s8_valid <= \$54 ;
   always @(posedge clk)
-    o_stream__payload <= \$52 ;
+    s9_rom_0 <= \$55 ;
   always @(posedge clk)
-    o_stream__valid <= \$53 ;
-  assign bit0 = $signed(i_stream__payload) >= $signed(13'h0bb0);
-  assign bit1 = $signed(s1_level0_0) >= $signed(thr1);
-  assign bit2 = $signed(s2_level1_0) >= $signed(thr2);
-  assign bit3 = $signed(s3_level2_0) >= $signed(thr3);
-  assign bit4 = $signed(s4_level3_0) >= $signed(thr4);
-  assign bit5 = $signed(s5_level4_0) >= $signed(thr5);
-  assign bit6 = $signed(s6_level5_0) >= $signed(thr6);
-  assign bit7 = $signed(s7_level6_0) >= $signed(thr7);
-  assign \$1  = $signed(s9_rom_0) * $signed(s9_rom_1);
-  assign \$3  = $signed(s10_mul_0) + $signed(\$2 );
-  assign \$4  = $signed(\$3 [27:0]) + $signed(11'h3ff);
-  assign acc_biased = $signed(\$4 ) + $signed({ 1'h0, \$3 [11] });
-  assign \$6  = $signed(\$5 [28:0]) > $signed(16'h7fff);
-  assign \$7  = $signed(\$5 [28:0]) < $signed(16'h8000);
-  assign \$8  = \$7  ? 29'h1fff8000 : \$5 [28:0];
-  assign \$9  = \$6  ? 29'h00007fff : \$8 ;
-  assign \$10  = ~ o_stream__valid;
-  assign s11_load = \$10  | o_stream__ready;
-  assign \$11  = ~ s10_valid;
-  assign s10_load = \$11  | s11_load;
-  assign \$12  = ~ s9_valid;
-  assign s9_load = \$12  | s10_load;
-  assign \$13  = ~ s8_valid;
-  assign s8_load = \$13  | s9_load;
-  assign \$14  = ~ s7_valid;
-  assign s7_load = \$14  | s8_load;
-  assign \$15  = ~ s6_valid;
-  assign s6_load = \$15  | s7_load;
-  assign \$16  = ~ s5_valid;
-  assign s5_load = \$16  | s6_load;
-  assign \$17  = ~ s4_valid;
-  assign s4_load = \$17  | s5_load;
-  assign \$18  = ~ s3_valid;
-  assign s3_load = \$18  | s4_load;
-  assign \$19  = ~ s2_valid;
-  assign s2_load = \$19  | s3_load;
-  assign \$20  = ~ s1_valid;
-  assign i_stream__ready = \$20  | s2_load;
+    s9_rom_1 <= \$56 ;
+  always @(posedge clk)
+    s9_rom_2 <= \$57 ;
+  always @(posedge clk)
+    s9_rom_3 <= \$58 ;
+  always @(posedge clk)
+    s9_valid <= \$59 ;
+  always @(posedge clk)
+    s10_mul_0 <= \$60 ;
+  always @(posedge clk)
+    s10_mul_1 <= \$61 ;
+  always @(posedge clk)
+    s10_mul_2 <= \$62 ;
+  always @(posedge clk)
+    s10_valid <= \$63 ;
+  always @(posedge clk)
+    s11_out_0 <= \$64 ;
+  always @(posedge clk)
+    s11_out_1 <= \$65 ;
+  always @(posedge clk)
+    s11_valid <= \$66 ;
+  always @(posedge clk)
+    o_stream__payload <= \$67 ;
+  always @(posedge clk)
+    o_stream__valid <= \$68 ;
+  always @(posedge clk)
+    spare_valid <= \$69 ;
+  always @(posedge clk)
+    spare_data <= \$70 ;
+  assign \$1  = $signed(i_stream__payload) < $signed(1'h0);
+  assign \$2  = - $signed(i_stream__payload);
+  assign \$3  = \$1  ? { i_stream__payload[15], i_stream__payload } : \$2 ;
+  assign pos_c = $signed(i_stream__payload) > $signed(1'h0);
+  assign bit0 = $signed(s1_fold_0) >= $signed(13'h1279);
+  assign bit1 = $signed(s2_level0_0) >= $signed(thr1);
+  assign bit2 = $signed(s3_level1_0) >= $signed(thr2);
+  assign bit3 = $signed(s4_level2_0) >= $signed(thr3);
+  assign bit4 = $signed(s5_level3_0) >= $signed(thr4);
+  assign bit5 = $signed(s6_level4_0) >= $signed(thr5);
+  assign bit6 = $signed(s7_level5_0) >= $signed(thr6);
+  assign \$4  = $signed(s9_rom_0) * $signed(s9_rom_1);
+  assign \$6  = $signed(s10_mul_0) + $signed(\$5 );
+  assign \$7  = $signed(\$6 [25:0]) + $signed(10'h1ff);
+  assign acc_biased = $signed(\$7 ) + $signed({ 1'h0, \$6 [10] });
+  assign \$9  = $signed(\$8 [26:0]) > $signed(16'h7fff);
+  assign \$10  = $signed(\$8 [26:0]) < $signed(16'h8000);
+  assign \$11  = \$10  ? 27'h7ff8000 : \$8 [26:0];
+  assign \$12  = \$9  ? 27'h0007fff : \$11 ;
+  assign \$13  = - $signed(s11_out_0);
+  assign \$14  = $signed(\$13 ) > $signed(16'h7fff);
+  assign \$15  = $signed(\$13 ) < $signed(16'h8000);
+  assign \$16  = \$15  ? 21'h1f8000 : { \$13 [16], \$13 [16], \$13 [16], \$13 [16], \$13  };
+  assign \$17  = \$14  ? 21'h007fff : \$16 ;
+  assign \$18  = s11_out_1 ? \$17  : { s11_out_0[15], s11_out_0[15], s11_out_0[15], s11_out_0[15], s11_out_0[15], s11_out_0 };
+  assign advance = ~ spare_valid;
+  assign \$19  = ~ rst;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (s7_level6_1)
+    casez (s2_level0_1)
+      1'h0:
+          thr1 = 18'h3e571;
+      1'h1:
+          thr1 = 18'h3fdad;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (s3_level1_1)
+      2'h0:
+          thr2 = 18'h3d97f;
+      2'h1:
+          thr2 = 18'h3ecc1;
+      2'h2:
+          thr2 = 18'h3f7b3;
+      2'h3:
+          thr2 = 18'h00001;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (s4_level2_1)
+      3'h0:
+          thr3 = 18'h3ce1c;
+      3'h1:
+          thr3 = 18'h3e054;
+      3'h2:
+          thr3 = 18'h3e96b;
+      3'h3:
+          thr3 = 18'h3efcc;
+      3'h4:
+          thr3 = 18'h3f51d;
+      3'h5:
+          thr3 = 18'h3fa5d;
+      3'h6:
+          thr3 = 18'h00001;
+      3'h7:
+          thr3 = 18'h00001;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (s5_level3_1)
+      4'h0:
+          thr4 = 18'h3c302;
+      4'h1:
+          thr4 = 18'h3d4c2;
+      4'h2:
+          thr4 = 18'h3dd47;
+      4'h3:
+          thr4 = 18'h3e300;
+      4'h4:
+          thr4 = 18'h3e77d;
+      4'h5:
+          thr4 = 18'h3eb28;
+      4'h6:
+          thr4 = 18'h3ee44;
+      4'h7:
+          thr4 = 18'h3f126;
+      4'h8:
+          thr4 = 18'h3f3c0;
+      4'h9:
+          thr4 = 18'h3f668;
+      4'ha:
+          thr4 = 18'h3f8ff;
+      4'hb:
+          thr4 = 18'h3fbe2;
+      4'hc:
+          thr4 = 18'h00001;
+      4'hd:
+          thr4 = 18'h00001;
+      4'he:
+          thr4 = 18'h00001;
+      4'hf:
+          thr4 = 18'h00001;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (s6_level4_1)
+      5'h00:
+          thr5 = 18'h3b7ea;
+      5'h01:
+          thr5 = 18'h3c980;
+      5'h02:
+          thr5 = 18'h3d1bb;
+      5'h03:
+          thr5 = 18'h3d74d;
+      5'h04:
+          thr5 = 18'h3db81;
+      5'h05:
+          thr5 = 18'h3ded7;
+      5'h06:
+          thr5 = 18'h3e1bb;
+      5'h07:
+          thr5 = 18'h3e430;
+      5'h08:
+          thr5 = 18'h3e67d;
+      5'h09:
+          thr5 = 18'h3e87a;
+      5'h0a:
+          thr5 = 18'h3ea47;
+      5'h0b:
+          thr5 = 18'h3ebf6;
+      5'h0c:
+          thr5 = 18'h3ed86;
+      5'h0d:
+          thr5 = 18'h3ef1d;
+      5'h0e:
+          thr5 = 18'h3f07a;
+      5'h0f:
+          thr5 = 18'h3f1cf;
+      5'h10:
+          thr5 = 18'h3f319;
+      5'h11:
+          thr5 = 18'h3f465;
+      5'h12:
+          thr5 = 18'h3f5c4;
+      5'h13:
+          thr5 = 18'h3f70a;
+      5'h14:
+          thr5 = 18'h3f857;
+      5'h15:
+          thr5 = 18'h3f9a4;
+      5'h16:
+          thr5 = 18'h3fb13;
+      5'h17:
+          thr5 = 18'h3fcbd;
+      5'h18:
+          thr5 = 18'h3fed7;
+      5'h19:
+          thr5 = 18'h00001;
+      5'h1a:
+          thr5 = 18'h00001;
+      5'h1b:
+          thr5 = 18'h00001;
+      5'h1c:
+          thr5 = 18'h00001;
+      5'h1d:
+          thr5 = 18'h00001;
+      5'h1e:
+          thr5 = 18'h00001;
+      5'h1f:
+          thr5 = 18'h00001;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (s7_level5_1)
+      6'h00:
+          thr6 = 18'h3acd3;
+      6'h01:
+          thr6 = 18'h3be67;
+      6'h02:
+          thr6 = 18'h3c695;
+      6'h03:
+          thr6 = 18'h3cc0d;
+      6'h04:
+          thr6 = 18'h3d00d;
+      6'h05:
+          thr6 = 18'h3d349;
+      6'h06:
+          thr6 = 18'h3d612;
+      6'h07:
+          thr6 = 18'h3d874;
+      6'h08:
+          thr6 = 18'h3da87;
+      6'h09:
+          thr6 = 18'h3dc70;
+      6'h0a:
+          thr6 = 18'h3de15;
+      6'h0b:
+          thr6 = 18'h3df9d;
+      6'h0c:
+          thr6 = 18'h3e104;
+      6'h0d:
+          thr6 = 18'h3e261;
+      6'h0e:
+          thr6 = 18'h3e39c;
+      6'h0f:
+          thr6 = 18'h3e4d1;
+      6'h10:
+          thr6 = 18'h3e5f8;
+      6'h11:
+          thr6 = 18'h3e703;
+      6'h12:
+          thr6 = 18'h3e7fe;
+      6'h13:
+          thr6 = 18'h3e8f5;
+      6'h14:
+          thr6 = 18'h3e9d8;
+      6'h15:
+          thr6 = 18'h3eab1;
+      6'h16:
+          thr6 = 18'h3eb91;
+      6'h17:
+          thr6 = 18'h3ec5a;
+      6'h18:
+          thr6 = 18'h3ed29;
+      6'h19:
+          thr6 = 18'h3ede7;
+      6'h1a:
+          thr6 = 18'h3eea3;
+      6'h1b:
+          thr6 = 18'h3ef75;
+      6'h1c:
+          thr6 = 18'h3f022;
+      6'h1d:
+          thr6 = 18'h3f0d1;
+      6'h1e:
+          thr6 = 18'h3f179;
+      6'h1f:
+          thr6 = 18'h3f229;
+      6'h20:
+          thr6 = 18'h3f2c9;
+      6'h21:
+          thr6 = 18'h3f371;
+      6'h22:
+          thr6 = 18'h3f413;
+      6'h23:
+          thr6 = 18'h3f4cc;
+      6'h24:
+          thr6 = 18'h3f571;
+      6'h25:
+          thr6 = 18'h3f616;
+      6'h26:
+          thr6 = 18'h3f6ba;
+      6'h27:
+          thr6 = 18'h3f760;
+      6'h28:
+          thr6 = 18'h3f806;
+      6'h29:
+          thr6 = 18'h3f8ac;
+      6'h2a:
+          thr6 = 18'h3f952;
+      6'h2b:
+          thr6 = 18'h3f9fe;
+      6'h2c:
+          thr6 = 18'h3fab6;
+      6'h2d:
+          thr6 = 18'h3fb7a;
+      6'h2e:
+          thr6 = 18'h3fc52;
+      6'h2f:
+          thr6 = 18'h3fd2e;
+      6'h30:
+          thr6 = 18'h3fe36;
+      6'h31:
+          thr6 = 18'h3ffb4;
+      6'h32:
+          thr6 = 18'h00001;
+      6'h33:
+          thr6 = 18'h00001;
+      6'h34:
+          thr6 = 18'h00001;
+      6'h35:
+          thr6 = 18'h00001;
+      6'h36:
+          thr6 = 18'h00001;
+      6'h37:
+          thr6 = 18'h00001;
+      6'h38:
+          thr6 = 18'h00001;
+      6'h39:
+          thr6 = 18'h00001;
+      6'h3a:
+          thr6 = 18'h00001;
+      6'h3b:
+          thr6 = 18'h00001;
+      6'h3c:
+          thr6 = 18'h00001;
+      6'h3d:
+          thr6 = 18'h00001;
+      6'h3e:
+          thr6 = 18'h00001;
+      6'h3f:
+          thr6 = 18'h00001;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (s8_level6_1)
       7'h00:
-          thr7 = 18'h3b428;
+          slope_c = 14'h0000;
       7'h01:
-          thr7 = 18'h3c108;
+          slope_c = 14'h0002;
       7'h02:
-          thr7 = 18'h3c82c;
+          slope_c = 14'h0006;
       7'h03:
-          thr7 = 18'h3cd41;
+          slope_c = 14'h000c;
       7'h04:
-          thr7 = 18'h3d11c;
+          slope_c = 14'h0014;
       7'h05:
-          thr7 = 18'h3d43f;
+          slope_c = 14'h001e;
       7'h06:
-          thr7 = 18'h3d6e9;
+          slope_c = 14'h002a;
       7'h07:
-          thr7 = 18'h3d94c;
+          slope_c = 14'h0038;
       7'h08:
-          thr7 = 18'h3db4c;
+          slope_c = 14'h0048;
       7'h09:
-          thr7 = 18'h3dd27;
+          slope_c = 14'h005a;
       7'h0a:
-          thr7 = 18'h3decd;
+          slope_c = 14'h006e;
       7'h0b:
-          thr7 = 18'h3e048;
+          slope_c = 14'h0085;
       7'h0c:
-          thr7 = 18'h3e1ae;
+          slope_c = 14'h009e;
       7'h0d:
-          thr7 = 18'h3e2f6;
+          slope_c = 14'h00b9;
       7'h0e:
-          thr7 = 18'h3e42e;
+          slope_c = 14'h00d7;
       7'h0f:
-          thr7 = 18'h3e571;
+          slope_c = 14'h00f5;
       7'h10:
-          thr7 = 18'h3e67d;
+          slope_c = 14'h0117;
       7'h11:
-          thr7 = 18'h3e783;
+          slope_c = 14'h013b;
       7'h12:
-          thr7 = 18'h3e87c;
+          slope_c = 14'h0163;
       7'h13:
-          thr7 = 18'h3e96b;
+          slope_c = 14'h018b;
       7'h14:
-          thr7 = 18'h3ea4d;
+          slope_c = 14'h01b5;
       7'h15:
-          thr7 = 18'h3eb39;
+          slope_c = 14'h01e0;
       7'h16:
-          thr7 = 18'h3ec07;
+          slope_c = 14'h020e;
       7'h17:
-          thr7 = 18'h3ecd8;
+          slope_c = 14'h0240;
       7'h18:
-          thr7 = 18'h3eda5;
+          slope_c = 14'h0274;
       7'h19:
-          thr7 = 18'h3ee5d;
+          slope_c = 14'h02a9;
       7'h1a:
-          thr7 = 18'h3ef1d;
+          slope_c = 14'h02e4;
       7'h1b:
-          thr7 = 18'h3efcc;
+          slope_c = 14'h031e;
       7'h1c:
-          thr7 = 18'h3f07a;
+          slope_c = 14'h035b;
       7'h1d:
-          thr7 = 18'h3f126;
+          slope_c = 14'h0397;
       7'h1e:
-          thr7 = 18'h3f1cf;
+          slope_c = 14'h03d9;
       7'h1f:
-          thr7 = 18'h3f279;
+          slope_c = 14'h042a;
       7'h20:
-          thr7 = 18'h3f319;
+          slope_c = 14'h0470;
       7'h21:
-          thr7 = 18'h3f3c0;
+          slope_c = 14'h04b8;
       7'h22:
-          thr7 = 18'h3f465;
+          slope_c = 14'h0501;
       7'h23:
-          thr7 = 18'h3f51d;
+          slope_c = 14'h054f;
       7'h24:
-          thr7 = 18'h3f5c4;
+          slope_c = 14'h059b;
       7'h25:
-          thr7 = 18'h3f668;
+          slope_c = 14'h05ef;
       7'h26:
-          thr7 = 18'h3f70a;
+          slope_c = 14'h0645;
       7'h27:
-          thr7 = 18'h3f7b3;
+          slope_c = 14'h0699;
       7'h28:
-          thr7 = 18'h3f857;
+          slope_c = 14'h06ee;
       7'h29:
-          thr7 = 18'h3f904;
+          slope_c = 14'h0747;
       7'h2a:
-          thr7 = 18'h3f9ba;
+          slope_c = 14'h079e;
       7'h2b:
-          thr7 = 18'h3fa69;
+          slope_c = 14'h07fa;
       7'h2c:
-          thr7 = 18'h3fb24;
+          slope_c = 14'h085e;
       7'h2d:
-          thr7 = 18'h3fbea;
+          slope_c = 14'h08be;
       7'h2e:
-          thr7 = 18'h3fcc0;
+          slope_c = 14'h091d;
       7'h2f:
-          thr7 = 18'h3fdb4;
+          slope_c = 14'h0981;
       7'h30:
-          thr7 = 18'h3feeb;
+          slope_c = 14'h09e7;
       7'h31:
-          thr7 = 18'h0010b;
+          slope_c = 14'h0a51;
       7'h32:
-          thr7 = 18'h00239;
+          slope_c = 14'h0ab6;
       7'h33:
-          thr7 = 18'h0032a;
+          slope_c = 14'h0b22;
       7'h34:
-          thr7 = 18'h00408;
+          slope_c = 14'h0b88;
       7'h35:
-          thr7 = 18'h004d2;
+          slope_c = 14'h0c05;
       7'h36:
-          thr7 = 18'h0058d;
+          slope_c = 14'h0c87;
       7'h37:
-          thr7 = 18'h0063a;
+          slope_c = 14'h0cf3;
       7'h38:
-          thr7 = 18'h006ea;
+          slope_c = 14'h0d62;
       7'h39:
-          thr7 = 18'h00794;
+          slope_c = 14'h0dd1;
       7'h3a:
-          thr7 = 18'h00839;
+          slope_c = 14'h0e48;
       7'h3b:
-          thr7 = 18'h008dd;
+          slope_c = 14'h0eb8;
       7'h3c:
-          thr7 = 18'h0097c;
+          slope_c = 14'h0f2c;
       7'h3d:
-          thr7 = 18'h00a24;
+          slope_c = 14'h0f9f;
       7'h3e:
-          thr7 = 18'h00ac4;
+          slope_c = 14'h1018;
       7'h3f:
-          thr7 = 18'h00b5c;
+          slope_c = 14'h1094;
       7'h40:
-          thr7 = 18'h00c03;
+          slope_c = 14'h110a;
       7'h41:
-          thr7 = 18'h00ca3;
+          slope_c = 14'h117f;
       7'h42:
-          thr7 = 18'h00d47;
+          slope_c = 14'h11fc;
       7'h43:
-          thr7 = 18'h00dee;
+          slope_c = 14'h1275;
       7'h44:
-          thr7 = 18'h00e9a;
+          slope_c = 14'h12ef;
       7'h45:
-          thr7 = 18'h00f49;
+          slope_c = 14'h1374;
       7'h46:
-          thr7 = 18'h00ff8;
+          slope_c = 14'h13fa;
       7'h47:
-          thr7 = 18'h010a7;
+          slope_c = 14'h1487;
       7'h48:
-          thr7 = 18'h01173;
+          slope_c = 14'h1509;
       7'h49:
-          thr7 = 18'h0122b;
+          slope_c = 14'h1587;
       7'h4a:
-          thr7 = 18'h012ee;
+          slope_c = 14'h1605;
       7'h4b:
-          thr7 = 18'h013b6;
+          slope_c = 14'h1685;
       7'h4c:
-          thr7 = 18'h0147d;
+          slope_c = 14'h1704;
       7'h4d:
-          thr7 = 18'h0155e;
+          slope_c = 14'h177e;
       7'h4e:
-          thr7 = 18'h01639;
+          slope_c = 14'h17f8;
       7'h4f:
-          thr7 = 18'h01715;
+          slope_c = 14'h1878;
       7'h50:
-          thr7 = 18'h01809;
+          slope_c = 14'h18f3;
       7'h51:
-          thr7 = 18'h01904;
+          slope_c = 14'h196c;
       7'h52:
-          thr7 = 18'h01a0e;
+          slope_c = 14'h19e1;
       7'h53:
-          thr7 = 18'h01b36;
+          slope_c = 14'h1a58;
       7'h54:
-          thr7 = 18'h01c73;
+          slope_c = 14'h1ac9;
       7'h55:
-          thr7 = 18'h01daf;
+          slope_c = 14'h1b35;
       7'h56:
-          thr7 = 18'h01f12;
+          slope_c = 14'h1ba4;
       7'h57:
-          thr7 = 18'h02081;
+          slope_c = 14'h1c18;
       7'h58:
-          thr7 = 18'h02218;
+          slope_c = 14'h1c86;
       7'h59:
-          thr7 = 18'h023c7;
+          slope_c = 14'h1cef;
       7'h5a:
-          thr7 = 18'h025bf;
+          slope_c = 14'h1d58;
       7'h5b:
-          thr7 = 18'h027eb;
+          slope_c = 14'h1dc4;
       7'h5c:
-          thr7 = 18'h02a75;
+          slope_c = 14'h1e2b;
       7'h5d:
-          thr7 = 18'h02d4b;
+          slope_c = 14'h1e86;
       7'h5e:
-          thr7 = 18'h030c7;
+          slope_c = 14'h1edd;
       7'h5f:
-          thr7 = 18'h0352a;
+          slope_c = 14'h1f2e;
       7'h60:
-          thr7 = 18'h03b2f;
+          slope_c = 14'h1f78;
       7'h61:
-          thr7 = 18'h044b7;
+          slope_c = 14'h1fb9;
       7'h62:
-          thr7 = 18'h08000;
-      7'h63:
-          thr7 = 18'h08000;
-      7'h64:
-          thr7 = 18'h08000;
-      7'h65:
-          thr7 = 18'h08000;
-      7'h66:
-          thr7 = 18'h08000;
-      7'h67:
-          thr7 = 18'h08000;
-      7'h68:
-          thr7 = 18'h08000;
-      7'h69:
-          thr7 = 18'h08000;
-      7'h6a:
-          thr7 = 18'h08000;
-      7'h6b:
-          thr7 = 18'h08000;
-      7'h6c:
-          thr7 = 18'h08000;
-      7'h6d:
-          thr7 = 18'h08000;
-      7'h6e:
-          thr7 = 18'h08000;
-      7'h6f:
-          thr7 = 18'h08000;
-      7'h70:
-          thr7 = 18'h08000;
-      7'h71:
-          thr7 = 18'h08000;
-      7'h72:
-          thr7 = 18'h08000;
-      7'h73:
-          thr7 = 18'h08000;
-      7'h74:
-          thr7 = 18'h08000;
-      7'h75:
-          thr7 = 18'h08000;
-      7'h76:
-          thr7 = 18'h08000;
-      7'h77:
-          thr7 = 18'h08000;
-      7'h78:
-          thr7 = 18'h08000;
-      7'h79:
-          thr7 = 18'h08000;
-      7'h7a:
-          thr7 = 18'h08000;
-      7'h7b:
-          thr7 = 18'h08000;
-      7'h7c:
-          thr7 = 18'h08000;
-      7'h7d:
-          thr7 = 18'h08000;
-      7'h7e:
-          thr7 = 18'h08000;
-      7'h7f:
-          thr7 = 18'h08000;
+          slope_c = 14'h1fed;
+      default:
+          slope_c = 14'h1ff9;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (s8_level7_1)
-      8'h00:
-          slope_c = 15'h0002;
-      8'h01:
-          slope_c = 15'h0008;
-      8'h02:
-          slope_c = 15'h0012;
-      8'h03:
-          slope_c = 15'h0020;
-      8'h04:
-          slope_c = 15'h0032;
-      8'h05:
-          slope_c = 15'h0048;
-      8'h06:
-          slope_c = 15'h0063;
-      8'h07:
-          slope_c = 15'h0082;
-      8'h08:
-          slope_c = 15'h00a5;
-      8'h09:
-          slope_c = 15'h00cd;
-      8'h0a:
-          slope_c = 15'h00f9;
-      8'h0b:
-          slope_c = 15'h012a;
-      8'h0c:
-          slope_c = 15'h015f;
-      8'h0d:
-          slope_c = 15'h019b;
-      8'h0e:
-          slope_c = 15'h01dc;
-      8'h0f:
-          slope_c = 15'h0222;
-      8'h10:
-          slope_c = 15'h0267;
-      8'h11:
-          slope_c = 15'h02b3;
-      8'h12:
-          slope_c = 15'h0307;
-      8'h13:
-          slope_c = 15'h0360;
-      8'h14:
-          slope_c = 15'h03b8;
-      8'h15:
-          slope_c = 15'h0418;
-      8'h16:
-          slope_c = 15'h0478;
-      8'h17:
-          slope_c = 15'h04e0;
-      8'h18:
-          slope_c = 15'h054a;
-      8'h19:
-          slope_c = 15'h05be;
-      8'h1a:
-          slope_c = 15'h0634;
-      8'h1b:
-          slope_c = 15'h06ac;
-      8'h1c:
-          slope_c = 15'h072b;
-      8'h1d:
-          slope_c = 15'h07b3;
-      8'h1e:
-          slope_c = 15'h0855;
-      8'h1f:
-          slope_c = 15'h08e1;
-      8'h20:
-          slope_c = 15'h0971;
-      8'h21:
-          slope_c = 15'h0a03;
-      8'h22:
-          slope_c = 15'h0a9f;
-      8'h23:
-          slope_c = 15'h0b3e;
-      8'h24:
-          slope_c = 15'h0bde;
-      8'h25:
-          slope_c = 15'h0c8f;
-      8'h26:
-          slope_c = 15'h0d36;
-      8'h27:
-          slope_c = 15'h0dde;
-      8'h28:
-          slope_c = 15'h0e90;
-      8'h29:
-          slope_c = 15'h0f49;
-      8'h2a:
-          slope_c = 15'h100b;
-      8'h2b:
-          slope_c = 15'h10d9;
-      8'h2c:
-          slope_c = 15'h1197;
-      8'h2d:
-          slope_c = 15'h1261;
-      8'h2e:
-          slope_c = 15'h1330;
-      8'h2f:
-          slope_c = 15'h1406;
-      8'h30:
-          slope_c = 15'h14e2;
-      8'h31:
-          slope_c = 15'h15ad;
-      8'h32:
-          slope_c = 15'h1674;
-      8'h33:
-          slope_c = 15'h1750;
-      8'h34:
-          slope_c = 15'h182e;
-      8'h35:
-          slope_c = 15'h190f;
-      8'h36:
-          slope_c = 15'h19e9;
-      8'h37:
-          slope_c = 15'h1ac4;
-      8'h38:
-          slope_c = 15'h1ba1;
-      8'h39:
-          slope_c = 15'h1c8d;
-      8'h3a:
-          slope_c = 15'h1d70;
-      8'h3b:
-          slope_c = 15'h1e58;
-      8'h3c:
-          slope_c = 15'h1f3f;
-      8'h3d:
-          slope_c = 15'h2030;
-      8'h3e:
-          slope_c = 15'h212c;
-      8'h3f:
-          slope_c = 15'h2214;
-      8'h40:
-          slope_c = 15'h22fb;
-      8'h41:
-          slope_c = 15'h23f8;
-      8'h42:
-          slope_c = 15'h24eb;
-      8'h43:
-          slope_c = 15'h25e1;
-      8'h44:
-          slope_c = 15'h26e5;
-      8'h45:
-          slope_c = 15'h27f4;
-      8'h46:
-          slope_c = 15'h290e;
-      8'h47:
-          slope_c = 15'h2a13;
-      8'h48:
-          slope_c = 15'h2b0d;
-      8'h49:
-          slope_c = 15'h2c09;
-      8'h4a:
-          slope_c = 15'h2d0a;
-      8'h4b:
-          slope_c = 15'h2e08;
-      8'h4c:
-          slope_c = 15'h2efc;
-      8'h4d:
-          slope_c = 15'h2fef;
-      8'h4e:
-          slope_c = 15'h30ef;
-      8'h4f:
-          slope_c = 15'h31e6;
-      8'h50:
-          slope_c = 15'h32d7;
-      8'h51:
-          slope_c = 15'h33c3;
-      8'h52:
-          slope_c = 15'h34b8;
-      8'h53:
-          slope_c = 15'h35ad;
-      8'h54:
-          slope_c = 15'h3697;
-      8'h55:
-          slope_c = 15'h3786;
-      8'h56:
-          slope_c = 15'h3851;
-      8'h57:
-          slope_c = 15'h3930;
-      8'h58:
-          slope_c = 15'h3a04;
-      8'h59:
-          slope_c = 15'h3ad1;
-      8'h5a:
-          slope_c = 15'h3b9b;
-      8'h5b:
-          slope_c = 15'h3c62;
-      8'h5c:
-          slope_c = 15'h3d1a;
-      8'h5d:
-          slope_c = 15'h3dbe;
-      8'h5e:
-          slope_c = 15'h3e64;
-      8'h5f:
-          slope_c = 15'h3ef7;
-      8'h60:
-          slope_c = 15'h3f7a;
-      8'h61:
-          slope_c = 15'h3fe7;
-      8'h62:
-          slope_c = 15'h3ff0;
-      8'h63:
-          slope_c = 15'h3f8a;
-      8'h64:
-          slope_c = 15'h3f0f;
-      8'h65:
-          slope_c = 15'h3e87;
-      8'h66:
-          slope_c = 15'h3de9;
-      8'h67:
-          slope_c = 15'h3d3a;
-      8'h68:
-          slope_c = 15'h3c85;
-      8'h69:
-          slope_c = 15'h3bb6;
-      8'h6a:
-          slope_c = 15'h3af4;
-      8'h6b:
-          slope_c = 15'h3a22;
-      8'h6c:
-          slope_c = 15'h3953;
-      8'h6d:
-          slope_c = 15'h3877;
-      8'h6e:
-          slope_c = 15'h37b2;
-      8'h6f:
-          slope_c = 15'h36d1;
-      8'h70:
-          slope_c = 15'h35e3;
-      8'h71:
-          slope_c = 15'h34f4;
-      8'h72:
-          slope_c = 15'h3409;
-      8'h73:
-          slope_c = 15'h3319;
-      8'h74:
-          slope_c = 15'h322d;
-      8'h75:
-          slope_c = 15'h313f;
-      8'h76:
-          slope_c = 15'h3060;
-      8'h77:
-          slope_c = 15'h2f58;
-      8'h78:
-          slope_c = 15'h2e66;
-      8'h79:
-          slope_c = 15'h2d6f;
-      8'h7a:
-          slope_c = 15'h2c70;
-      8'h7b:
-          slope_c = 15'h2b69;
-      8'h7c:
-          slope_c = 15'h2a72;
-      8'h7d:
-          slope_c = 15'h2989;
-      8'h7e:
-          slope_c = 15'h289e;
-      8'h7f:
-          slope_c = 15'h27ac;
-      8'h80:
-          slope_c = 15'h26ab;
-      8'h81:
-          slope_c = 15'h25ac;
-      8'h82:
-          slope_c = 15'h24bd;
-      8'h83:
-          slope_c = 15'h23d6;
-      8'h84:
-          slope_c = 15'h22e4;
-      8'h85:
-          slope_c = 15'h21ed;
-      8'h86:
-          slope_c = 15'h20fc;
-      8'h87:
-          slope_c = 15'h2020;
-      8'h88:
-          slope_c = 15'h1f1f;
-      8'h89:
-          slope_c = 15'h1e2b;
-      8'h8a:
-          slope_c = 15'h1d3c;
-      8'h8b:
-          slope_c = 15'h1c4f;
-      8'h8c:
-          slope_c = 15'h1b67;
-      8'h8d:
-          slope_c = 15'h1a90;
-      8'h8e:
-          slope_c = 15'h19b6;
-      8'h8f:
-          slope_c = 15'h18d3;
-      8'h90:
-          slope_c = 15'h17f6;
-      8'h91:
-          slope_c = 15'h16f5;
-      8'h92:
-          slope_c = 15'h162a;
-      8'h93:
-          slope_c = 15'h1550;
-      8'h94:
-          slope_c = 15'h1478;
-      8'h95:
-          slope_c = 15'h13b3;
-      8'h96:
-          slope_c = 15'h12ea;
-      8'h97:
-          slope_c = 15'h1226;
-      8'h98:
-          slope_c = 15'h116a;
-      8'h99:
-          slope_c = 15'h10af;
-      8'h9a:
-          slope_c = 15'h0ff5;
-      8'h9b:
-          slope_c = 15'h0f2f;
-      8'h9c:
-          slope_c = 15'h0e79;
-      8'h9d:
-          slope_c = 15'h0dca;
-      8'h9e:
-          slope_c = 15'h0d29;
-      8'h9f:
-          slope_c = 15'h0c86;
-      8'ha0:
-          slope_c = 15'h0bdd;
-      8'ha1:
-          slope_c = 15'h0b38;
-      8'ha2:
-          slope_c = 15'h0a9f;
-      8'ha3:
-          slope_c = 15'h0a05;
-      8'ha4:
-          slope_c = 15'h0971;
-      8'ha5:
-          slope_c = 15'h08df;
-      8'ha6:
-          slope_c = 15'h0850;
-      8'ha7:
-          slope_c = 15'h07af;
-      8'ha8:
-          slope_c = 15'h072b;
-      8'ha9:
-          slope_c = 15'h06ac;
-      8'haa:
-          slope_c = 15'h0635;
-      8'hab:
-          slope_c = 15'h05be;
-      8'hac:
-          slope_c = 15'h054a;
-      8'had:
-          slope_c = 15'h04db;
-      8'hae:
-          slope_c = 15'h0473;
-      8'haf:
-          slope_c = 15'h0415;
-      8'hb0:
-          slope_c = 15'h03b2;
-      8'hb1:
-          slope_c = 15'h035a;
-      8'hb2:
-          slope_c = 15'h0305;
-      8'hb3:
-          slope_c = 15'h02b3;
-      8'hb4:
-          slope_c = 15'h0264;
-      8'hb5:
-          slope_c = 15'h021d;
-      8'hb6:
-          slope_c = 15'h01d9;
-      8'hb7:
-          slope_c = 15'h0199;
-      8'hb8:
-          slope_c = 15'h015e;
-      8'hb9:
-          slope_c = 15'h0129;
-      8'hba:
-          slope_c = 15'h00f9;
-      8'hbb:
-          slope_c = 15'h00cd;
-      8'hbc:
-          slope_c = 15'h00a5;
-      8'hbd:
-          slope_c = 15'h0082;
-      8'hbe:
-          slope_c = 15'h0063;
-      8'hbf:
-          slope_c = 15'h0048;
-      8'hc0:
-          slope_c = 15'h0032;
-      8'hc1:
-          slope_c = 15'h0020;
-      8'hc2:
-          slope_c = 15'h0012;
-      8'hc3:
-          slope_c = 15'h0008;
+    casez (s8_level6_1)
+      7'h00:
+          intercept_c = 23'h400041;
+      7'h01:
+          intercept_c = 23'h40158c;
+      7'h02:
+          intercept_c = 23'h4039d1;
+      7'h03:
+          intercept_c = 23'h406b26;
+      7'h04:
+          intercept_c = 23'h40a83c;
+      7'h05:
+          intercept_c = 23'h40f012;
+      7'h06:
+          intercept_c = 23'h4141e5;
+      7'h07:
+          intercept_c = 23'h419cf4;
+      7'h08:
+          intercept_c = 23'h4200c5;
+      7'h09:
+          intercept_c = 23'h426cb9;
+      7'h0a:
+          intercept_c = 23'h42e083;
+      7'h0b:
+          intercept_c = 23'h436123;
+      7'h0c:
+          intercept_c = 23'h43e854;
+      7'h0d:
+          intercept_c = 23'h4475ea;
+      7'h0e:
+          intercept_c = 23'h450e8b;
+      7'h0f:
+          intercept_c = 23'h45a2ea;
+      7'h10:
+          intercept_c = 23'h464693;
+      7'h11:
+          intercept_c = 23'h46ef3f;
+      7'h12:
+          intercept_c = 23'h47a5c4;
+      7'h13:
+          intercept_c = 23'h4857a7;
+      7'h14:
+          intercept_c = 23'h490dfa;
+      7'h15:
+          intercept_c = 23'h49c455;
+      7'h16:
+          intercept_c = 23'h4a8308;
+      7'h17:
+          intercept_c = 23'h4b4d99;
+      7'h18:
+          intercept_c = 23'h4c1b7f;
+      7'h19:
+          intercept_c = 23'h4ce8cc;
+      7'h1a:
+          intercept_c = 23'h4dc82f;
+      7'h1b:
+          intercept_c = 23'h4e9ef5;
+      7'h1c:
+          intercept_c = 23'h4f7c21;
+      7'h1d:
+          intercept_c = 23'h505129;
+      7'h1e:
+          intercept_c = 23'h5136b7;
+      7'h1f:
+          intercept_c = 23'h5249f9;
+      7'h20:
+          intercept_c = 23'h533293;
+      7'h21:
+          intercept_c = 23'h541cf9;
+      7'h22:
+          intercept_c = 23'h5505e1;
+      7'h23:
+          intercept_c = 23'h55f9ac;
+      7'h24:
+          intercept_c = 23'h56e28f;
+      7'h25:
+          intercept_c = 23'h57dec1;
+      7'h26:
+          intercept_c = 23'h58dbab;
+      7'h27:
+          intercept_c = 23'h59cdb5;
+      7'h28:
+          intercept_c = 23'h5abdde;
+      7'h29:
+          intercept_c = 23'h5bb464;
+      7'h2a:
+          intercept_c = 23'h5ca0ad;
+      7'h2b:
+          intercept_c = 23'h5d95c8;
+      7'h2c:
+          intercept_c = 23'h5e9aab;
+      7'h2d:
+          intercept_c = 23'h5f900d;
+      7'h2e:
+          intercept_c = 23'h607e25;
+      7'h2f:
+          intercept_c = 23'h6173d9;
+      7'h30:
+          intercept_c = 23'h62695e;
+      7'h31:
+          intercept_c = 23'h636346;
+      7'h32:
+          intercept_c = 23'h644c99;
+      7'h33:
+          intercept_c = 23'h65410b;
+      7'h34:
+          intercept_c = 23'h662347;
+      7'h35:
+          intercept_c = 23'h6732d7;
+      7'h36:
+          intercept_c = 23'h6845bf;
+      7'h37:
+          intercept_c = 23'h692547;
+      7'h38:
+          intercept_c = 23'h6a063e;
+      7'h39:
+          intercept_c = 23'h6ae288;
+      7'h3a:
+          intercept_c = 23'h6bc98a;
+      7'h3b:
+          intercept_c = 23'h6c9e3a;
+      7'h3c:
+          intercept_c = 23'h6d75b0;
+      7'h3d:
+          intercept_c = 23'h6e46a2;
+      7'h3e:
+          intercept_c = 23'h6f1d6a;
+      7'h3f:
+          intercept_c = 23'h6ff45f;
+      7'h40:
+          intercept_c = 23'h70bc09;
+      7'h41:
+          intercept_c = 23'h717d6a;
+      7'h42:
+          intercept_c = 23'h72470f;
+      7'h43:
+          intercept_c = 23'h730537;
+      7'h44:
+          intercept_c = 23'h73c040;
+      7'h45:
+          intercept_c = 23'h74869f;
+      7'h46:
+          intercept_c = 23'h75490d;
+      7'h47:
+          intercept_c = 23'h760ece;
+      7'h48:
+          intercept_c = 23'h76bfe5;
+      7'h49:
+          intercept_c = 23'h776657;
+      7'h4a:
+          intercept_c = 23'h7807b8;
+      7'h4b:
+          intercept_c = 23'h78a693;
+      7'h4c:
+          intercept_c = 23'h793f0d;
+      7'h4d:
+          intercept_c = 23'h79cc93;
+      7'h4e:
+          intercept_c = 23'h7a554e;
+      7'h4f:
+          intercept_c = 23'h7adfa1;
+      7'h50:
+          intercept_c = 23'h7b5f65;
+      7'h51:
+          intercept_c = 23'h7bd830;
+      7'h52:
+          intercept_c = 23'h7c4853;
+      7'h53:
+          intercept_c = 23'h7cb56d;
+      7'h54:
+          intercept_c = 23'h7d187a;
+      7'h55:
+          intercept_c = 23'h7d72ca;
+      7'h56:
+          intercept_c = 23'h7dcb1f;
+      7'h57:
+          intercept_c = 23'h7e2254;
+      7'h58:
+          intercept_c = 23'h7e702c;
+      7'h59:
+          intercept_c = 23'h7eb5c3;
+      7'h5a:
+          intercept_c = 23'h7ef69b;
+      7'h5b:
+          intercept_c = 23'h7f33d4;
+      7'h5c:
+          intercept_c = 23'h7f68e3;
+      7'h5d:
+          intercept_c = 23'h7f92f4;
+      7'h5e:
+          intercept_c = 23'h7fb69b;
+      7'h5f:
+          intercept_c = 23'h7fd33b;
+      7'h60:
+          intercept_c = 23'h7fe8cf;
+      7'h61:
+          intercept_c = 23'h7ff76c;
+      7'h62:
+          intercept_c = 23'h7fff0a;
       default:
-          slope_c = 15'h0003;
+          intercept_c = 23'h7fffc1;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s8_level7_1)
-      8'h00:
-          intercept_c = 25'h1002dd2;
-      8'h01:
-          intercept_c = 25'h100a0b1;
-      8'h02:
-          intercept_c = 25'h1014be6;
-      8'h03:
-          intercept_c = 25'h10228c1;
-      8'h04:
-          intercept_c = 25'h103329a;
-      8'h05:
-          intercept_c = 25'h1046607;
-      8'h06:
-          intercept_c = 25'h105ccb5;
-      8'h07:
-          intercept_c = 25'h1075665;
-      8'h08:
-          intercept_c = 25'h1090103;
-      8'h09:
-          intercept_c = 25'h10ad677;
-      8'h0a:
-          intercept_c = 25'h10cc863;
-      8'h0b:
-          intercept_c = 25'h10ee0ab;
-      8'h0c:
-          intercept_c = 25'h1111270;
-      8'h0d:
-          intercept_c = 25'h1137afc;
-      8'h0e:
-          intercept_c = 25'h1160294;
-      8'h0f:
-          intercept_c = 25'h118a7fb;
-      8'h10:
-          intercept_c = 25'h11b31e9;
-      8'h11:
-          intercept_c = 25'h11deb90;
-      8'h12:
-          intercept_c = 25'h120da93;
-      8'h13:
-          intercept_c = 25'h123e219;
-      8'h14:
-          intercept_c = 25'h126ce47;
-      8'h15:
-          intercept_c = 25'h129eb33;
-      8'h16:
-          intercept_c = 25'h12cf663;
-      8'h17:
-          intercept_c = 25'h1302f49;
-      8'h18:
-          intercept_c = 25'h13365c2;
-      8'h19:
-          intercept_c = 25'h136d5b9;
-      8'h1a:
-          intercept_c = 25'h13a4144;
-      8'h1b:
-          intercept_c = 25'h13da8d2;
-      8'h1c:
-          intercept_c = 25'h1412f8a;
-      8'h1d:
-          intercept_c = 25'h144e1c3;
-      8'h1e:
-          intercept_c = 25'h1492e92;
-      8'h1f:
-          intercept_c = 25'h14cd0ec;
-      8'h20:
-          intercept_c = 25'h1507a63;
-      8'h21:
-          intercept_c = 25'h1541dc4;
-      8'h22:
-          intercept_c = 25'h157ece1;
-      8'h23:
-          intercept_c = 25'h15bbab3;
-      8'h24:
-          intercept_c = 25'h15f7b0e;
-      8'h25:
-          intercept_c = 25'h1638bca;
-      8'h26:
-          intercept_c = 25'h1674d6a;
-      8'h27:
-          intercept_c = 25'h16b02ad;
-      8'h28:
-          intercept_c = 25'h16edc85;
-      8'h29:
-          intercept_c = 25'h172c8a3;
-      8'h2a:
-          intercept_c = 25'h176d055;
-      8'h2b:
-          intercept_c = 25'h17b002c;
-      8'h2c:
-          intercept_c = 25'h17ec8f4;
-      8'h2d:
-          intercept_c = 25'h182b9d7;
-      8'h2e:
-          intercept_c = 25'h186ae91;
-      8'h2f:
-          intercept_c = 25'h18ab022;
-      8'h30:
-          intercept_c = 25'h18eb6c0;
-      8'h31:
-          intercept_c = 25'h1925aa0;
-      8'h32:
-          intercept_c = 25'h195daa6;
-      8'h33:
-          intercept_c = 25'h199a555;
-      8'h34:
-          intercept_c = 25'h19d63d4;
-      8'h35:
-          intercept_c = 25'h1a11b1d;
-      8'h36:
-          intercept_c = 25'h1a4a161;
-      8'h37:
-          intercept_c = 25'h1a818f5;
-      8'h38:
-          intercept_c = 25'h1ab8628;
-      8'h39:
-          intercept_c = 25'h1af1aa3;
-      8'h3a:
-          intercept_c = 25'h1b278e5;
-      8'h3b:
-          intercept_c = 25'h1b5d6bd;
-      8'h3c:
-          intercept_c = 25'h1b91e14;
-      8'h3d:
-          intercept_c = 25'h1bc75a5;
-      8'h3e:
-          intercept_c = 25'h1bfdf05;
-      8'h3f:
-          intercept_c = 25'h1c2f024;
-      8'h40:
-          intercept_c = 25'h1c5ebda;
-      8'h41:
-          intercept_c = 25'h1c91c3b;
-      8'h42:
-          intercept_c = 25'h1cc17eb;
-      8'h43:
-          intercept_c = 25'h1cf0a14;
-      8'h44:
-          intercept_c = 25'h1d211a4;
-      8'h45:
-          intercept_c = 25'h1d52433;
-      8'h46:
-          intercept_c = 25'h1d83b37;
-      8'h47:
-          intercept_c = 25'h1db0237;
-      8'h48:
-          intercept_c = 25'h1dd96ca;
-      8'h49:
-          intercept_c = 25'h1e01c63;
-      8'h4a:
-          intercept_c = 25'h1e29a4a;
-      8'h4b:
-          intercept_c = 25'h1e4fc31;
-      8'h4c:
-          intercept_c = 25'h1e7324a;
-      8'h4d:
-          intercept_c = 25'h1e952f8;
-      8'h4e:
-          intercept_c = 25'h1eb7c60;
-      8'h4f:
-          intercept_c = 25'h1ed7d94;
-      8'h50:
-          intercept_c = 25'h1ef5ec9;
-      8'h51:
-          intercept_c = 25'h1f1232f;
-      8'h52:
-          intercept_c = 25'h1f2e42f;
-      8'h53:
-          intercept_c = 25'h1f49014;
-      8'h54:
-          intercept_c = 25'h1f61479;
-      8'h55:
-          intercept_c = 25'h1f78be9;
-      8'h56:
-          intercept_c = 25'h1f8b928;
-      8'h57:
-          intercept_c = 25'h1f9f1d5;
-      8'h58:
-          intercept_c = 25'h1fb0764;
-      8'h59:
-          intercept_c = 25'h1fc00f2;
-      8'h5a:
-          intercept_c = 25'h1fce3c6;
-      8'h5b:
-          intercept_c = 25'h1fdaf28;
-      8'h5c:
-          intercept_c = 25'h1fe580b;
-      8'h5d:
-          intercept_c = 25'h1fedd78;
-      8'h5e:
-          intercept_c = 25'h1ff521f;
-      8'h5f:
-          intercept_c = 25'h1ffa6d6;
-      8'h60:
-          intercept_c = 25'h1ffe0a9;
-      8'h61:
-          intercept_c = 25'h1fffe7d;
-      8'h62:
-          intercept_c = 25'h1ffffe5;
-      8'h63:
-          intercept_c = 25'h00019b9;
-      8'h64:
-          intercept_c = 25'h0004d44;
-      8'h65:
-          intercept_c = 25'h0009836;
-      8'h66:
-          intercept_c = 25'h0010281;
-      8'h67:
-          intercept_c = 25'h0018c99;
-      8'h68:
-          intercept_c = 25'h0022f1b;
-      8'h69:
-          intercept_c = 25'h002ff7c;
-      8'h6a:
-          intercept_c = 25'h003d624;
-      8'h6b:
-          intercept_c = 25'h004d2e7;
-      8'h6c:
-          intercept_c = 25'h005ded3;
-      8'h6d:
-          intercept_c = 25'h0070fb5;
-      8'h6e:
-          intercept_c = 25'h0083173;
-      8'h6f:
-          intercept_c = 25'h0098e80;
-      8'h70:
-          intercept_c = 25'h00b1478;
-      8'h71:
-          intercept_c = 25'h00cb125;
-      8'h72:
-          intercept_c = 25'h00e5a72;
-      8'h73:
-          intercept_c = 25'h01020a2;
-      8'h74:
-          intercept_c = 25'h011f27e;
-      8'h75:
-          intercept_c = 25'h013db3a;
-      8'h76:
-          intercept_c = 25'h015b5e9;
-      8'h77:
-          intercept_c = 25'h017fd2b;
-      8'h78:
-          intercept_c = 25'h01a278a;
-      8'h79:
-          intercept_c = 25'h01c70b3;
-      8'h7a:
-          intercept_c = 25'h01ee139;
-      8'h7b:
-          intercept_c = 25'h0217b2f;
-      8'h7c:
-          intercept_c = 25'h0240078;
-      8'h7d:
-          intercept_c = 25'h0267329;
-      8'h7e:
-          intercept_c = 25'h028fc53;
-      8'h7f:
-          intercept_c = 25'h02bab7d;
-      8'h80:
-          intercept_c = 25'h02e995a;
-      8'h81:
-          intercept_c = 25'h03196b0;
-      8'h82:
-          intercept_c = 25'h0347731;
-      8'h83:
-          intercept_c = 25'h0375093;
-      8'h84:
-          intercept_c = 25'h03a5f62;
-      8'h85:
-          intercept_c = 25'h03d927f;
-      8'h86:
-          intercept_c = 25'h040c58e;
-      8'h87:
-          intercept_c = 25'h043c279;
-      8'h88:
-          intercept_c = 25'h04754ea;
-      8'h89:
-          intercept_c = 25'h04acee6;
-      8'h8a:
-          intercept_c = 25'h04e4ae5;
-      8'h8b:
-          intercept_c = 25'h051d41d;
-      8'h8c:
-          intercept_c = 25'h0555e56;
-      8'h8d:
-          intercept_c = 25'h058b819;
-      8'h8e:
-          intercept_c = 25'h05c2ff7;
-      8'h8f:
-          intercept_c = 25'h05fe059;
-      8'h90:
-          intercept_c = 25'h0638a53;
-      8'h91:
-          intercept_c = 25'h067e9bb;
-      8'h92:
-          intercept_c = 25'h06b7055;
-      8'h93:
-          intercept_c = 25'h06f4d91;
-      8'h94:
-          intercept_c = 25'h0733735;
-      8'h95:
-          intercept_c = 25'h076db55;
-      8'h96:
-          intercept_c = 25'h07aa58a;
-      8'h97:
-          intercept_c = 25'h07e6aba;
-      8'h98:
-          intercept_c = 25'h0821ad8;
-      8'h99:
-          intercept_c = 25'h085d870;
-      8'h9a:
-          intercept_c = 25'h089a34d;
-      8'h9b:
-          intercept_c = 25'h08dc33c;
-      8'h9c:
-          intercept_c = 25'h091a1b4;
-      8'h9d:
-          intercept_c = 25'h0956d7d;
-      8'h9e:
-          intercept_c = 25'h098fc98;
-      8'h9f:
-          intercept_c = 25'h09ca8a4;
-      8'ha0:
-          intercept_c = 25'h0a08af4;
-      8'ha1:
-          intercept_c = 25'h0a46993;
-      8'ha2:
-          intercept_c = 25'h0a81328;
-      8'ha3:
-          intercept_c = 25'h0abd58a;
-      8'ha4:
-          intercept_c = 25'h0af859a;
-      8'ha5:
-          intercept_c = 25'h0b33c1f;
-      8'ha6:
-          intercept_c = 25'h0b6f2cd;
-      8'ha7:
-          intercept_c = 25'h0bb39cc;
-      8'ha8:
-          intercept_c = 25'h0bed073;
-      8'ha9:
-          intercept_c = 25'h0c25720;
-      8'haa:
-          intercept_c = 25'h0c5b75f;
-      8'hab:
-          intercept_c = 25'h0c92a43;
-      8'hac:
-          intercept_c = 25'h0cc9a3a;
-      8'had:
-          intercept_c = 25'h0cff7de;
-      8'hae:
-          intercept_c = 25'h0d331a8;
-      8'haf:
-          intercept_c = 25'h0d62d2f;
-      8'hb0:
-          intercept_c = 25'h0d96415;
-      8'hb1:
-          intercept_c = 25'h0dc5197;
-      8'hb2:
-          intercept_c = 25'h0df3716;
-      8'hb3:
-          intercept_c = 25'h0e21469;
-      8'hb4:
-          intercept_c = 25'h0e4ea02;
-      8'hb5:
-          intercept_c = 25'h0e787b1;
-      8'hb6:
-          intercept_c = 25'h0ea1ac5;
-      8'hb7:
-          intercept_c = 25'h0ec991d;
-      8'hb8:
-          intercept_c = 25'h0eef804;
-      8'hb9:
-          intercept_c = 25'h0f12a29;
-      8'hba:
-          intercept_c = 25'h0f337a9;
-      8'hbb:
-          intercept_c = 25'h0f52982;
-      8'hbc:
-          intercept_c = 25'h0f6fefe;
-      8'hbd:
-          intercept_c = 25'h0f8a997;
-      8'hbe:
-          intercept_c = 25'h0fa3342;
-      8'hbf:
-          intercept_c = 25'h0fb99f9;
-      8'hc0:
-          intercept_c = 25'h0fccd3b;
-      8'hc1:
-          intercept_c = 25'h0fdd709;
-      8'hc2:
-          intercept_c = 25'h0feb3cc;
-      8'hc3:
-          intercept_c = 25'h0ff5ed3;
-      default:
-          intercept_c = 25'h0ffbd10;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$21  = s1_level0_0;
-    if (i_stream__ready) begin
-      \$21  = i_stream__payload;
+    \$24  = s1_fold_0;
+    if (advance) begin
+      \$24  = \$3 [15:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$22  = s1_level0_1;
-    if (i_stream__ready) begin
-      \$22  = bit0;
+    \$25  = s1_fold_1;
+    if (advance) begin
+      \$25  = pos_c;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$23  = s1_valid;
-    if (i_stream__ready) begin
-      \$23  = i_stream__valid;
-    end
-    if (rst) begin
-      \$23  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$24  = s2_level1_0;
-    if (s2_load) begin
-      \$24  = s1_level0_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$25  = s2_level1_1;
-    if (s2_load) begin
-      \$25  = { s1_level0_1, bit1 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$26  = s2_valid;
-    if (s2_load) begin
-      \$26  = s1_valid;
+    \$26  = s1_valid;
+    if (advance) begin
+      \$26  = i_stream__valid;
     end
     if (rst) begin
       \$26  = 1'h0;
@@ -1367,95 +1025,92 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$27  = s3_level2_0;
-    if (s3_load) begin
-      \$27  = s2_level1_0;
+    \$27  = s2_level0_0;
+    if (advance) begin
+      \$27  = s1_fold_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$28  = s3_level2_1;
-    if (s3_load) begin
-      \$28  = { s2_level1_1, bit2 };
+    \$28  = s2_level0_1;
+    if (advance) begin
+      \$28  = bit0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$29  = s3_valid;
-    if (s3_load) begin
-      \$29  = s2_valid;
+    \$29  = s2_level0_2;
+    if (advance) begin
+      \$29  = s1_fold_1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$30  = s2_valid;
+    if (advance) begin
+      \$30  = s1_valid;
     end
     if (rst) begin
-      \$29  = 1'h0;
+      \$30  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$30  = s4_level3_0;
-    if (s4_load) begin
-      \$30  = s3_level2_0;
+    \$31  = s3_level1_0;
+    if (advance) begin
+      \$31  = s2_level0_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$31  = s4_level3_1;
-    if (s4_load) begin
-      \$31  = { s3_level2_1, bit3 };
+    \$32  = s3_level1_1;
+    if (advance) begin
+      \$32  = { s2_level0_1, bit1 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$32  = s4_valid;
-    if (s4_load) begin
-      \$32  = s3_valid;
+    \$33  = s3_level1_2;
+    if (advance) begin
+      \$33  = s2_level0_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$34  = s3_valid;
+    if (advance) begin
+      \$34  = s2_valid;
     end
     if (rst) begin
-      \$32  = 1'h0;
+      \$34  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$33  = s5_level4_0;
-    if (s5_load) begin
-      \$33  = s4_level3_0;
+    \$35  = s4_level2_0;
+    if (advance) begin
+      \$35  = s3_level1_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$34  = s5_level4_1;
-    if (s5_load) begin
-      \$34  = { s4_level3_1, bit4 };
+    \$36  = s4_level2_1;
+    if (advance) begin
+      \$36  = { s3_level1_1, bit2 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$35  = s5_valid;
-    if (s5_load) begin
-      \$35  = s4_valid;
-    end
-    if (rst) begin
-      \$35  = 1'h0;
+    \$37  = s4_level2_2;
+    if (advance) begin
+      \$37  = s3_level1_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$36  = s6_level5_0;
-    if (s6_load) begin
-      \$36  = s5_level4_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$37  = s6_level5_1;
-    if (s6_load) begin
-      \$37  = { s5_level4_1, bit5 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$38  = s6_valid;
-    if (s6_load) begin
-      \$38  = s5_valid;
+    \$38  = s4_valid;
+    if (advance) begin
+      \$38  = s3_valid;
     end
     if (rst) begin
       \$38  = 1'h0;
@@ -1463,429 +1118,288 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$39  = s7_level6_0;
-    if (s7_load) begin
-      \$39  = s6_level5_0;
+    \$39  = s5_level3_0;
+    if (advance) begin
+      \$39  = s4_level2_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$40  = s7_level6_1;
-    if (s7_load) begin
-      \$40  = { s6_level5_1, bit6 };
+    \$40  = s5_level3_1;
+    if (advance) begin
+      \$40  = { s4_level2_1, bit3 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$41  = s7_valid;
-    if (s7_load) begin
-      \$41  = s6_valid;
-    end
-    if (rst) begin
-      \$41  = 1'h0;
+    \$41  = s5_level3_2;
+    if (advance) begin
+      \$41  = s4_level2_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$42  = s8_level7_0;
-    if (s8_load) begin
-      \$42  = s7_level6_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$43  = s8_level7_1;
-    if (s8_load) begin
-      \$43  = { s7_level6_1, bit7 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$44  = s8_valid;
-    if (s8_load) begin
-      \$44  = s7_valid;
+    \$42  = s5_valid;
+    if (advance) begin
+      \$42  = s4_valid;
     end
     if (rst) begin
-      \$44  = 1'h0;
+      \$42  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$45  = s9_rom_0;
-    if (s9_load) begin
-      \$45  = s8_level7_0;
+    \$43  = s6_level4_0;
+    if (advance) begin
+      \$43  = s5_level3_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$46  = s9_rom_1;
-    if (s9_load) begin
-      \$46  = slope_c;
+    \$44  = s6_level4_1;
+    if (advance) begin
+      \$44  = { s5_level3_1, bit4 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$47  = s9_rom_2;
-    if (s9_load) begin
-      \$47  = intercept_c;
+    \$45  = s6_level4_2;
+    if (advance) begin
+      \$45  = s5_level3_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$48  = s9_valid;
-    if (s9_load) begin
-      \$48  = s8_valid;
-    end
-    if (rst) begin
-      \$48  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$49  = s10_mul_0;
-    if (s10_load) begin
-      \$49  = \$1 [27:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$50  = s10_mul_1;
-    if (s10_load) begin
-      \$50  = s9_rom_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$51  = s10_valid;
-    if (s10_load) begin
-      \$51  = s9_valid;
+    \$46  = s6_valid;
+    if (advance) begin
+      \$46  = s5_valid;
     end
     if (rst) begin
-      \$51  = 1'h0;
+      \$46  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$52  = o_stream__payload;
-    if (s11_load) begin
-      \$52  = \$9 [15:0];
+    \$47  = s7_level5_0;
+    if (advance) begin
+      \$47  = s6_level4_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$53  = o_stream__valid;
-    if (s11_load) begin
-      \$53  = s10_valid;
+    \$48  = s7_level5_1;
+    if (advance) begin
+      \$48  = { s6_level4_1, bit5 };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$49  = s7_level5_2;
+    if (advance) begin
+      \$49  = s6_level4_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$50  = s7_valid;
+    if (advance) begin
+      \$50  = s6_valid;
     end
     if (rst) begin
-      \$53  = 1'h0;
+      \$50  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s1_level0_1)
-      1'h0:
-          thr1 = 18'h3f2c9;
-      1'h1:
-          thr1 = 18'h037f3;
-    endcase
+    \$51  = s8_level6_0;
+    if (advance) begin
+      \$51  = s7_level5_0;
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s2_level1_1)
-      2'h0:
-          thr2 = 18'h3e5f8;
-      2'h1:
-          thr2 = 18'h3fe40;
-      2'h2:
-          thr2 = 18'h0178a;
-      2'h3:
-          thr2 = 18'h08000;
-    endcase
+    \$52  = s8_level6_1;
+    if (advance) begin
+      \$52  = { s7_level5_1, bit6 };
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s3_level2_1)
-      3'h0:
-          thr3 = 18'h3da56;
-      3'h1:
-          thr3 = 18'h3ed48;
-      3'h2:
-          thr3 = 18'h3f806;
-      3'h3:
-          thr3 = 18'h00690;
-      3'h4:
-          thr3 = 18'h01100;
-      3'h5:
-          thr3 = 18'h0214a;
-      3'h6:
-          thr3 = 18'h08000;
-      3'h7:
-          thr3 = 18'h08000;
-    endcase
+    \$53  = s8_level6_2;
+    if (advance) begin
+      \$53  = s7_level5_2;
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s4_level3_1)
-      4'h0:
-          thr4 = 18'h3cf46;
-      4'h1:
-          thr4 = 18'h3e0f9;
-      4'h2:
-          thr4 = 18'h3e9dc;
-      4'h3:
-          thr4 = 18'h3f022;
-      4'h4:
-          thr4 = 18'h3f571;
-      4'h5:
-          thr4 = 18'h3fac6;
-      4'h6:
-          thr4 = 18'h0039a;
-      4'h7:
-          thr4 = 18'h0092e;
-      4'h8:
-          thr4 = 18'h00e42;
-      4'h9:
-          thr4 = 18'h01417;
-      4'ha:
-          thr4 = 18'h01bdc;
-      4'hb:
-          thr4 = 18'h0292d;
-      4'hc:
-          thr4 = 18'h08000;
-      4'hd:
-          thr4 = 18'h08000;
-      4'he:
-          thr4 = 18'h08000;
-      4'hf:
-          thr4 = 18'h08000;
-    endcase
+    \$54  = s8_valid;
+    if (advance) begin
+      \$54  = s7_valid;
+    end
+    if (rst) begin
+      \$54  = 1'h0;
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s5_level4_1)
-      5'h00:
-          thr5 = 18'h3c4fe;
-      5'h01:
-          thr5 = 18'h3d59d;
-      5'h02:
-          thr5 = 18'h3de01;
-      5'h03:
-          thr5 = 18'h3e394;
-      5'h04:
-          thr5 = 18'h3e800;
-      5'h05:
-          thr5 = 18'h3eb9e;
-      5'h06:
-          thr5 = 18'h3eebd;
-      5'h07:
-          thr5 = 18'h3f179;
-      5'h08:
-          thr5 = 18'h3f414;
-      5'h09:
-          thr5 = 18'h3f6ba;
-      5'h0a:
-          thr5 = 18'h3f95e;
-      5'h0b:
-          thr5 = 18'h3fc57;
-      5'h0c:
-          thr5 = 18'h001b3;
-      5'h0d:
-          thr5 = 18'h00531;
-      5'h0e:
-          thr5 = 18'h007e7;
-      5'h0f:
-          thr5 = 18'h00a75;
-      5'h10:
-          thr5 = 18'h00cf3;
-      5'h11:
-          thr5 = 18'h00fa4;
-      5'h12:
-          thr5 = 18'h0128f;
-      5'h13:
-          thr5 = 18'h015c7;
-      5'h14:
-          thr5 = 18'h01988;
-      5'h15:
-          thr5 = 18'h01e59;
-      5'h16:
-          thr5 = 18'h024c6;
-      5'h17:
-          thr5 = 18'h02efa;
-      5'h18:
-          thr5 = 18'h04d17;
-      5'h19:
-          thr5 = 18'h08000;
-      5'h1a:
-          thr5 = 18'h08000;
-      5'h1b:
-          thr5 = 18'h08000;
-      5'h1c:
-          thr5 = 18'h08000;
-      5'h1d:
-          thr5 = 18'h08000;
-      5'h1e:
-          thr5 = 18'h08000;
-      5'h1f:
-          thr5 = 18'h08000;
-    endcase
+    \$55  = s9_rom_0;
+    if (advance) begin
+      \$55  = s8_level6_0;
+    end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s6_level5_1)
-      6'h00:
-          thr6 = 18'h3bbcd;
-      6'h01:
-          thr6 = 18'h3caed;
-      6'h02:
-          thr6 = 18'h3d2c7;
-      6'h03:
-          thr6 = 18'h3d82c;
-      6'h04:
-          thr6 = 18'h3dc44;
-      6'h05:
-          thr6 = 18'h3df8e;
-      6'h06:
-          thr6 = 18'h3e255;
-      6'h07:
-          thr6 = 18'h3e4d2;
-      6'h08:
-          thr6 = 18'h3e703;
-      6'h09:
-          thr6 = 18'h3e8fa;
-      6'h0a:
-          thr6 = 18'h3eac0;
-      6'h0b:
-          thr6 = 18'h3ec6f;
-      6'h0c:
-          thr6 = 18'h3edff;
-      6'h0d:
-          thr6 = 18'h3ef75;
-      6'h0e:
-          thr6 = 18'h3f0d1;
-      6'h0f:
-          thr6 = 18'h3f229;
-      6'h10:
-          thr6 = 18'h3f371;
-      6'h11:
-          thr6 = 18'h3f4cc;
-      6'h12:
-          thr6 = 18'h3f616;
-      6'h13:
-          thr6 = 18'h3f760;
-      6'h14:
-          thr6 = 18'h3f8ac;
-      6'h15:
-          thr6 = 18'h3fa11;
-      6'h16:
-          thr6 = 18'h3fb84;
-      6'h17:
-          thr6 = 18'h3fd32;
-      6'h18:
-          thr6 = 18'h3ffec;
-      6'h19:
-          thr6 = 18'h002b4;
-      6'h1a:
-          thr6 = 18'h00470;
-      6'h1b:
-          thr6 = 18'h005e5;
-      6'h1c:
-          thr6 = 18'h00740;
-      6'h1d:
-          thr6 = 18'h00887;
-      6'h1e:
-          thr6 = 18'h009cf;
-      6'h1f:
-          thr6 = 18'h00b0e;
-      6'h20:
-          thr6 = 18'h00c55;
-      6'h21:
-          thr6 = 18'h00d9b;
-      6'h22:
-          thr6 = 18'h00ef0;
-      6'h23:
-          thr6 = 18'h0104d;
-      6'h24:
-          thr6 = 18'h011cd;
-      6'h25:
-          thr6 = 18'h01352;
-      6'h26:
-          thr6 = 18'h014e8;
-      6'h27:
-          thr6 = 18'h016a5;
-      6'h28:
-          thr6 = 18'h01886;
-      6'h29:
-          thr6 = 18'h01a9a;
-      6'h2a:
-          thr6 = 18'h01d0f;
-      6'h2b:
-          thr6 = 18'h01fc4;
-      6'h2c:
-          thr6 = 18'h022eb;
-      6'h2d:
-          thr6 = 18'h026cd;
-      6'h2e:
-          thr6 = 18'h02bd0;
-      6'h2f:
-          thr6 = 18'h032d1;
-      6'h30:
-          thr6 = 18'h03f3f;
-      6'h31:
-          thr6 = 18'h08000;
-      6'h32:
-          thr6 = 18'h08000;
-      6'h33:
-          thr6 = 18'h08000;
-      6'h34:
-          thr6 = 18'h08000;
-      6'h35:
-          thr6 = 18'h08000;
-      6'h36:
-          thr6 = 18'h08000;
-      6'h37:
-          thr6 = 18'h08000;
-      6'h38:
-          thr6 = 18'h08000;
-      6'h39:
-          thr6 = 18'h08000;
-      6'h3a:
-          thr6 = 18'h08000;
-      6'h3b:
-          thr6 = 18'h08000;
-      6'h3c:
-          thr6 = 18'h08000;
-      6'h3d:
-          thr6 = 18'h08000;
-      6'h3e:
-          thr6 = 18'h08000;
-      6'h3f:
-          thr6 = 18'h08000;
-    endcase
+    \$56  = s9_rom_1;
+    if (advance) begin
+      \$56  = slope_c;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$57  = s9_rom_2;
+    if (advance) begin
+      \$57  = intercept_c;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$58  = s9_rom_3;
+    if (advance) begin
+      \$58  = s8_level6_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$59  = s9_valid;
+    if (advance) begin
+      \$59  = s8_valid;
+    end
+    if (rst) begin
+      \$59  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$60  = s10_mul_0;
+    if (advance) begin
+      \$60  = \$4 [25:0];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$61  = s10_mul_1;
+    if (advance) begin
+      \$61  = s9_rom_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$62  = s10_mul_2;
+    if (advance) begin
+      \$62  = s9_rom_3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$63  = s10_valid;
+    if (advance) begin
+      \$63  = s9_valid;
+    end
+    if (rst) begin
+      \$63  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$64  = s11_out_0;
+    if (advance) begin
+      \$64  = \$12 [15:0];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$65  = s11_out_1;
+    if (advance) begin
+      \$65  = s10_mul_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$66  = s11_valid;
+    if (advance) begin
+      \$66  = s10_valid;
+    end
+    if (rst) begin
+      \$66  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$67  = o_stream__payload;
+    if (\$21 ) begin
+      (* full_case = 32'd1 *)
+      if (spare_valid) begin
+        \$67  = spare_data;
+      end else begin
+        \$67  = \$18 [15:0];
+      end
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$68  = o_stream__valid;
+    if (\$21 ) begin
+      (* full_case = 32'd1 *)
+      if (spare_valid) begin
+        \$68  = 1'h1;
+      end else begin
+        \$68  = \$23 ;
+      end
+    end
+    if (rst) begin
+      \$68  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$69  = spare_valid;
+    if (\$21 ) begin
+      if (spare_valid) begin
+        \$69  = 1'h0;
+      end
+    end else if (\$22 ) begin
+      \$69  = 1'h1;
+    end
+    if (rst) begin
+      \$69  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$70  = spare_data;
+    if (\$21 ) begin
+    end else if (\$22 ) begin
+      \$70  = \$18 [15:0];
+    end
   end
   assign x = i_stream__payload;
-  assign thr0 = 18'h00bb0;
+  assign v_c = \$3 [15:0];
+  assign thr0 = 18'h3f279;
   assign prefix0 = bit0;
-  assign prefix1 = { s1_level0_1, bit1 };
-  assign prefix2 = { s2_level1_1, bit2 };
-  assign prefix3 = { s3_level2_1, bit3 };
-  assign prefix4 = { s4_level3_1, bit4 };
-  assign prefix5 = { s5_level4_1, bit5 };
-  assign prefix6 = { s6_level5_1, bit6 };
-  assign prefix7 = { s7_level6_1, bit7 };
-  assign product_c = \$1 [27:0];
-  assign acc = \$3 [27:0];
-  assign rounded = \$5 [28:0];
-  assign y_c = \$9 [15:0];
-  assign s11_out_0 = o_stream__payload;
-  assign s11_valid = o_stream__valid;
-  assign s1_load = i_stream__ready;
-  assign \$2  = { s10_mul_1[24], s10_mul_1, 2'h0 };
-  assign \$5  = { acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29:11] };
+  assign prefix1 = { s2_level0_1, bit1 };
+  assign prefix2 = { s3_level1_1, bit2 };
+  assign prefix3 = { s4_level2_1, bit3 };
+  assign prefix4 = { s5_level3_1, bit4 };
+  assign prefix5 = { s6_level4_1, bit5 };
+  assign prefix6 = { s7_level5_1, bit6 };
+  assign product_c = \$4 [25:0];
+  assign acc = \$6 [25:0];
+  assign rounded = \$8 [26:0];
+  assign y_c = \$12 [15:0];
+  assign mirrored = { \$13 [16], \$13 [16], \$13 [16], \$13 [16], \$13  };
+  assign y_unfold_c = \$18 [15:0];
+  assign out_data = o_stream__payload;
+  assign out_valid = o_stream__valid;
+  assign \$5  = { s10_mul_1, 3'h0 };
+  assign \$8  = { acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27:10] };
 endmodule

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import ResultFileError
+from ..fixedpoint.symmetry import SYMMETRIES
 from ._common import add_command, info, print_json
 
 __all__ = ["register", "cmd_emit_verilog"]
@@ -32,14 +33,18 @@ def register(sub) -> None:
     p.add_argument("--out", dest="out_fmt", metavar="FMT",
                    help="output format like s3.12 (default per function, 16 bits)")
     goal = p.add_mutually_exclusive_group()
-    goal.add_argument("--max-error-lsb", type=float, default=1.0,
-                      help="every code within this many output LSBs of f (1 = faithful)")
+    goal.add_argument("--max-error-lsb", type=float, default=None,
+                      help="every code within this many output LSBs of f, inclusive (default: "
+                           "strict faithful rounding: < 1 LSB, exact where f(x) is a code)")
     goal.add_argument("--knots", type=int,
                       help="use N knots (N+1 segments) and minimise the max error instead")
     p.add_argument("--range", nargs=2, type=float, metavar=("LO", "HI"),
                    help="input range the unit must cover (checked against --in)")
     p.add_argument("--rounding", default="nearest-even",
                    choices=("nearest-even", "nearest-away", "truncate"), help="final rounding")
+    p.add_argument("--symmetry", default="auto", choices=SYMMETRIES,
+                   help="fold a symmetry (tables on -|x| only, unfolded in the unit); auto: the "
+                        "fewest segments among no fold and the folds that hold")
     p.add_argument("--stages", type=int, default=None,
                    help="pipeline registers, 0 = combinational (default: fully registered)")
     p.add_argument("--select", default="auto", choices=("auto", "parallel", "tree"),
@@ -61,7 +66,7 @@ def _load_fixed(args):
         fn = args.fn or "gelu"
         n_seg = None if args.knots is None else _segments(args.knots)
         return design(fn, args.in_fmt, args.out_fmt, max_error_lsb=args.max_error_lsb,
-                      n_segments=n_seg, rounding=args.rounding,
+                      n_segments=n_seg, rounding=args.rounding, symmetry=args.symmetry,
                       interval=tuple(args.range) if args.range else None)
     doc = load(args.source)
     kind = doc.get("kind")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import SearchError
-from ..fixedpoint import ROUNDING, design, error_report, quantize
+from ..fixedpoint import ROUNDING, SYMMETRIES, design, error_report, quantize
 from ..io import load_kind
 from ._common import add_command, info, name_stem, print_json, resolve_output, write_doc
 
@@ -33,12 +33,16 @@ def register(sub) -> None:
     p.add_argument("--out", dest="out_fmt", metavar="FMT",
                    help="output format like s3.12 (default per function, 16 bits)")
     goal = p.add_mutually_exclusive_group()
-    goal.add_argument("--max-error-lsb", type=float, default=1.0,
-                      help="error target in output LSBs (1 = faithful)")
+    goal.add_argument("--max-error-lsb", type=float, default=None,
+                      help="error budget in output LSBs, inclusive (default: strict faithful "
+                           "rounding: < 1 LSB, exact where f(x) is a code)")
     goal.add_argument("--segments", type=int,
                       help="with --fn: at most N segments, max error as small as they allow")
     p.add_argument("--rounding", default="nearest-even", choices=ROUNDING,
                    help="rounding of the final shift")
+    p.add_argument("--symmetry", default="auto", choices=SYMMETRIES,
+                   help="with --fn: fold a symmetry (tables on -|x| only); auto: the fewest "
+                        "segments among no fold and the folds that hold")
     p.add_argument("-o", "--output-dir", dest="out", default="results",
                    help="output directory, or a file path ending in .yaml/.yml/.json")
     p.add_argument("--json", action="store_true",
@@ -55,6 +59,8 @@ def cmd_quantize(args) -> int:
         result = SearchResult.from_dict(load_kind(args.result, "search_result"))
         if args.segments is not None:
             raise SearchError("--segments needs --fn (a search result fixes the segments)")
+        if args.symmetry not in ("auto", "none"):
+            raise SearchError("--symmetry needs --fn (a search result's PWL is not folded)")
         fn = args.fn or result.target
         pwl = result.pwl
         fixed = quantize(pwl, args.in_fmt, args.out_fmt, rounding=args.rounding, target=fn,
@@ -62,7 +68,8 @@ def cmd_quantize(args) -> int:
     elif args.fn is not None:
         fn = args.fn
         fixed = design(fn, args.in_fmt, args.out_fmt, max_error_lsb=args.max_error_lsb,
-                       n_segments=args.segments, rounding=args.rounding)
+                       n_segments=args.segments, rounding=args.rounding,
+                       symmetry=args.symmetry)
     else:
         raise SearchError("give a search result file or --fn NAME")
     report = error_report(fixed, fn, pwl=pwl, max_error_lsb=args.max_error_lsb)
@@ -82,9 +89,12 @@ def _report_line(report: dict) -> str:
     line = (
         f"  max |error| {report['max_err_lsb']:.4f} LSB ({report['max_err_abs']:.3g}) at "
         f"x={report['worst_x']:g}, mean {report['mean_err_lsb']:.4f} LSB, "
-        f"{report['n_exceed']} of {report['codes']} codes above {report['max_error_lsb']:g} LSB"
-        f"{' (faithful)' if report['faithful'] else ''}"
+        f"{report['n_exact']} exact, {report['n_inexact_below_1']} below 1 LSB, "
+        f"{report['n_over_1']} at or over 1 LSB"
     )
+    bar = report["max_error_lsb"]
+    line += (f"; {report['n_exceed']} beyond the {bar:g}-LSB budget" if bar is not None
+             else f"; {'strictly faithful' if report['faithful'] else 'NOT faithful'}")
     vs = report.get("vs_pwl")
     if vs:
         line += f"\n  vs the float PWL: max {vs['max_err_lsb']:.4f} LSB, mean " \

@@ -77,11 +77,14 @@ def tables_hex(unit: PWLUnit) -> dict[str, str]:
 
 
 def tables_csv(unit: PWLUnit) -> str:
-    """One row per segment: index, first and last input code, slope, intercept (integers)."""
+    """One row per segment: index, first and last table code, slope, intercept (integers).
+
+    Table codes are the input codes, or ``v = -|x|`` for a folded unit.
+    """
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["segment", "first_code", "last_code", "slope", "intercept"])
-    edges = [unit.in_fmt.min_code, *unit._bps, unit.in_fmt.max_code + 1]
+    edges = [unit.in_fmt.min_code, *unit._bps, unit.fixed.table_max_code + 1]
     for i in range(unit.n_segments):
         w.writerow([i, edges[i], edges[i + 1] - 1, unit._slopes[i], unit._intercepts[i]])
     return buf.getvalue()
@@ -99,6 +102,8 @@ def build_report(unit: PWLUnit, name: str, files: dict[str, str], error: dict | 
         "out_fmt": str(unit.out_fmt),
         "rounding": fixed.rounding,
         "saturation": True,
+        "fold": fixed.fold,
+        "fold_center": fixed.fold_center,
         "n_segments": unit.n_segments,
         "slope_bits": unit.slope_bits,
         "slope_frac_bits": fixed.slope_frac_bits,
@@ -115,7 +120,7 @@ def build_report(unit: PWLUnit, name: str, files: dict[str, str], error: dict | 
             for a in ("parallel", "tree")
         },
         "ports": {
-            "clk": "clk", "rst": "rst (synchronous, active high)",
+            "clk": "clk", "rst": "rst (synchronous, active high; i_stream ready is low in reset)",
             "i_stream": ["i_stream__payload", "i_stream__valid", "i_stream__ready"],
             "o_stream": ["o_stream__payload", "o_stream__valid", "o_stream__ready"],
         },

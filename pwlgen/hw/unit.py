@@ -2,11 +2,13 @@
 
 Data path, one sample per clock::
 
-    x ─▶ segment select ─▶ coefficient ROM ─▶ slope·x ─▶ + intercept, round, saturate ─▶ y
+    x ─▶ [fold: v = -|x|] ─▶ segment select ─▶ coefficient ROM ─▶ slope·v
+      ─▶ + intercept, round, saturate ─▶ [unfold] ─▶ y
 
 The integer arithmetic is exactly the golden model of `pwlgen.fixedpoint.FixedPWL.evaluate`:
-``seg = #{breakpoints <= x}``, ``acc = slope[seg]·x + (intercept[seg] << d)``, then a rounding
-right shift by ``s = acc_frac_bits - out_frac_bits`` and saturation to the output format.
+``seg = #{breakpoints <= v}``, ``acc = slope[seg]·v + (intercept[seg] << d)``, then a rounding
+right shift by ``s = acc_frac_bits - out_frac_bits`` and saturation to the output format; a
+folded unit evaluates its half-range table at ``v = -|x|`` and unfolds the result for x > 0.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, ResetSignal, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -64,11 +66,11 @@ class PWLUnit(wiring.Component):
     Parameters
     ----------
     fixed : FixedPWL
-        Integer tables and formats (`pwlgen.fixedpoint.FixedPWL`).
+        Integer tables and formats (`pwlgen.fixedpoint.FixedPWL`), folded or not.
     stages : int or None, >= 0
         Number of register stages. 0 is purely combinational (``o_stream`` follows ``i_stream``
-        in the same cycle); ``max_stages`` registers every cut (each comparison-tree level, the
-        ROM output, the product, the output). None picks ``max_stages``.
+        in the same cycle); ``max_stages`` registers every cut (the fold, each comparison-tree
+        level, the ROM output, the product, the output, the unfold). None picks ``max_stages``.
     select_arch : str or None
         ``"parallel"`` or ``"tree"``; None picks the smaller by `select_cost`.
 
@@ -91,10 +93,12 @@ class PWLUnit(wiring.Component):
 
     Notes
     -----
-    All stage registers advance together under a ready chain ``ready_i = ~valid_i | ready_i+1``:
-    a stage loads whenever it is empty or its content moves on, so bubbles are squeezed out and no
-    sample is lost or duplicated. Valid bits reset (synchronously, the ``sync`` domain's reset),
-    data registers are reset-less.
+    With stages >= 1 the last register is a skid buffer (an output register plus one spare
+    entry) and every earlier stage advances on one enable, ``~spare_valid``: ``i_stream.ready``
+    is a register's output (no combinational path from ``o_stream.ready``), no sample is lost
+    or duplicated under any stalls, and one sample per clock flows while the consumer is
+    ready. ``i_stream.ready`` is low while ``rst`` is high. Valid bits reset synchronously
+    (the ``sync`` domain's reset), data registers are reset-less.
     """
 
     def __init__(self, fixed, stages: int | None = None, select_arch: str | None = None):
@@ -126,6 +130,7 @@ class PWLUnit(wiring.Component):
             )
         self.fixed = fixed
         self.in_fmt, self.out_fmt = in_fmt, out_fmt
+        self.fold = fixed.fold
         self.n_segments = n_seg
         self.select_arch = select_arch
         self._bps = [int(b) for b in bps]
@@ -142,10 +147,13 @@ class PWLUnit(wiring.Component):
         self.tree_levels = (
             max(1, math.ceil(math.log2(n_seg))) if select_arch == "tree" and n_seg > 1 else 0
         )
-        # cut points, in data-path order: each tree level, ROM output, product, output
+        # cut points, in data-path order: fold, select (or each tree level), ROM output,
+        # product, output, unfold
         self._cuts = [f"level{i}" for i in range(self.tree_levels)] + ["rom", "mul", "out"]
         if select_arch == "parallel" and n_seg > 1:
             self._cuts = ["select"] + self._cuts
+        if fixed.folded:
+            self._cuts = ["fold", *self._cuts, "unfold"]
         self.max_stages = len(self._cuts)
         if stages is None:
             stages = self.max_stages
@@ -165,8 +173,9 @@ class PWLUnit(wiring.Component):
         })
 
     def _place(self, stages: int) -> set[str]:
-        """Which cuts get a register: the output first, then product, ROM, then the select."""
-        order = ["out", "mul", "rom"]
+        """Which cuts get a register: the last cut first, then product, ROM, fold, select."""
+        order = [self._cuts[-1], "mul", "out", "rom", "fold"]
+        order = [c for c in dict.fromkeys(order) if c in self._cuts]
         select = [c for c in self._cuts if c not in order]
         # then the select levels, deepest first (the shallow ones feed the long table muxes)
         order += select[::-1]
@@ -176,31 +185,43 @@ class PWLUnit(wiring.Component):
         """Build the pipeline; Python ``if``s pick structure from the parameters only."""
         m = Module()
         in_fmt, out_fmt = self.in_fmt, self.out_fmt
-        pipe = _Pipeline(m, self.i_stream.valid)
+        pipe = _Pipeline(m, self.i_stream.valid, self.registered, final=self._cuts[-1])
 
         x = Signal(_fmt_shape(in_fmt), name="x")
         m.d.comb += x.eq(self.i_stream.payload)
-        # thresholds hold max_code + 1 (padding: never reached), hence the extra bits
+        # side band for the unfold: the sign (odd, point) and x itself (residual)
+        side = []
+        if self.fold != "none":
+            v_c = Signal(_fmt_shape(in_fmt), name="v_c")  # v = -|x| always fits
+            m.d.comb += v_c.eq(Mux(x < 0, x, -x))
+            pos_c = Signal(name="pos_c")
+            m.d.comb += pos_c.eq(x > 0)
+            side = [pos_c, x] if self.fold == "residual" else [pos_c]
+            v, *side = pipe.stage("fold", v_c, *side)
+        else:
+            v = x
+        # thresholds hold table_max_code + 1 (padding: never reached), hence the extra bits
         cmp_shape = signed(in_fmt.bits + 2)
 
         # segment select
         if self.n_segments == 1:
             seg = Const(0, self.seg_bits)
         elif self.select_arch == "parallel":
-            ge = Signal(len(self._bps), name="ge")  # thermometer: ge[i] = x >= bp[i]
-            m.d.comb += ge.eq(Cat(*[x >= b for b in self._bps]))
+            ge = Signal(len(self._bps), name="ge")  # thermometer: ge[i] = v >= bp[i]
+            m.d.comb += ge.eq(Cat(*[v >= b for b in self._bps]))
             seg_c = Signal(self.seg_bits, name="seg_idx_c")
             # a thermometer code: the highest set comparison wins (later assignments take priority)
             for i in range(len(self._bps)):
                 with m.If(ge[i]):
                     m.d.comb += seg_c.eq(i + 1)
-            x, seg = pipe.stage("select" in self.registered, "select", x, seg_c)
+            v, seg, *side = pipe.stage("select", v, seg_c, *side)
         else:
             levels = self.tree_levels
-            pad = [*self._bps] + [in_fmt.max_code + 1] * (2 ** levels - 1 - len(self._bps))
+            pad = [*self._bps] + [self.fixed.table_max_code + 1] * (
+                2 ** levels - 1 - len(self._bps))
             prefix = Const(0, 1)
             for lvl in range(levels):
-                # node breakpoint for the next bit: seg >= (2p+1)*2**(L-l-1) iff x >= bp[that-1]
+                # node breakpoint for the next bit: seg >= (2p+1)*2**(L-l-1) iff v >= bp[that-1]
                 span = 2 ** (levels - lvl - 1)
                 table = [pad[(2 * p + 1) * span - 1] for p in range(2 ** lvl)]
                 thr = Signal(cmp_shape, name=f"thr{lvl}")
@@ -212,10 +233,10 @@ class PWLUnit(wiring.Component):
                             with m.Case(p):
                                 m.d.comb += thr.eq(t)
                 bit = Signal(name=f"bit{lvl}")
-                m.d.comb += bit.eq(x >= thr)
+                m.d.comb += bit.eq(v >= thr)
                 nxt = Signal(lvl + 1, name=f"prefix{lvl}")
                 m.d.comb += nxt.eq(Cat(bit, prefix) if lvl else bit)
-                x, prefix = pipe.stage(f"level{lvl}" in self.registered, f"level{lvl}", x, nxt)
+                v, prefix, *side = pipe.stage(f"level{lvl}", v, nxt, *side)
             seg = prefix
 
         # coefficient ROM (entries past the last segment cannot be reached)
@@ -231,12 +252,12 @@ class PWLUnit(wiring.Component):
                                      icpt_c.eq(self._intercepts[i])]
                 with m.Default():  # the last segment; indices past it cannot occur
                     m.d.comb += [slope_c.eq(self._slopes[-1]), icpt_c.eq(self._intercepts[-1])]
-        x, slope, icpt = pipe.stage("rom" in self.registered, "rom", x, slope_c, icpt_c)
+        v, slope, icpt, *side = pipe.stage("rom", v, slope_c, icpt_c, *side)
 
         # multiply
         prod_c = Signal(signed(self.acc_bits), name="product_c")
-        m.d.comb += prod_c.eq(x * slope)
-        prod, icpt = pipe.stage("mul" in self.registered, "mul", prod_c, icpt)
+        m.d.comb += prod_c.eq(v * slope)
+        prod, icpt, *side = pipe.stage("mul", prod_c, icpt, *side)
 
         # add, round, saturate
         acc = Signal(signed(self.acc_bits), name="acc")
@@ -256,47 +277,97 @@ class PWLUnit(wiring.Component):
             m.d.comb += wide.eq(acc + (half - 1) + c)
             m.d.comb += rounded.eq(wide >> s)
         y_c = Signal(_fmt_shape(out_fmt), name="y_c")
-        lo, hi = out_fmt.min_code, out_fmt.max_code
-        m.d.comb += y_c.eq(Mux(rounded > hi, hi, Mux(rounded < lo, lo, rounded)))
-        (y,) = pipe.stage("out" in self.registered, "out", y_c)
+        m.d.comb += y_c.eq(_saturate(rounded, out_fmt))
+        y, *side = pipe.stage("out", y_c, *side)
 
-        m.d.comb += self.o_stream.payload.eq(y)
-        pipe.finish(self.i_stream, self.o_stream)
+        # unfold for x > 0, then saturate again
+        if self.fold != "none":
+            y = self._unfold(m, y, *side)
+            (y,) = pipe.stage("unfold", y)
+
+        pipe.finish(self.i_stream, self.o_stream, y)
         return m
+
+    def _unfold(self, m: Module, g, pos, x=None):
+        """Output of the core code `g`: -g, C - g, g or g + relu(x) where x > 0; saturated."""
+        fixed, out_fmt = self.fixed, self.out_fmt
+        if self.fold == "even":
+            return g
+        width = max(out_fmt.bits, self.in_fmt.bits + max(fixed.relu_shift, 0),
+                    abs(fixed.fold_center).bit_length() + 1) + 2
+        mirrored = Signal(signed(width), name="mirrored")
+        if self.fold == "odd":
+            m.d.comb += mirrored.eq(-g)
+        elif self.fold == "point":
+            m.d.comb += mirrored.eq(fixed.fold_center - g)
+        else:  # residual: relu(x) in output codes, exact
+            m.d.comb += mirrored.eq(g + (x << fixed.relu_shift))
+        y = Signal(_fmt_shape(out_fmt), name="y_unfold_c")
+        m.d.comb += y.eq(Mux(pos, _saturate(mirrored, out_fmt), g))
+        return y
+
+
+def _saturate(value, fmt):
+    """`value` clamped to the codes of `fmt` (an expression)."""
+    lo, hi = fmt.min_code, fmt.max_code
+    return Mux(value > hi, hi, Mux(value < lo, lo, value))
 
 
 class _Pipeline:
-    """Stage registers that advance under one ready chain (see `PWLUnit` Notes)."""
+    """Stage registers on one enable, ending in a skid buffer (see `PWLUnit` Notes).
 
-    def __init__(self, m: Module, valid_in):
+    `stage(cut, *values)` registers `values` when `cut` is in the unit's placement; the
+    final cut's register is the skid buffer built by `finish`.
+    """
+
+    def __init__(self, m: Module, valid_in, registered: set[str], final: str):
         self.m = m
         self.valid = valid_in  # valid of the current (combinational) point
-        self.regs = []  # (valid_reg, load_enable) in order
+        self.registered = registered
+        self.final = final
+        self.enable = Signal(name="advance")  # every stage before the skid buffer moves on
+        self.n_regs = 0
 
-    def stage(self, register: bool, name: str, *values):
-        if not register:
+    def stage(self, cut: str, *values):
+        if cut not in self.registered or cut == self.final:
             return values
         m = self.m
-        idx = len(self.regs) + 1
+        self.n_regs += 1
+        idx = self.n_regs
         valid = Signal(name=f"s{idx}_valid")
-        load = Signal(name=f"s{idx}_load")
         out = []
         for k, v in enumerate(values):
-            r = Signal(v.shape(), name=f"s{idx}_{name}_{k}", reset_less=True)
-            with m.If(load):
-                m.d.sync += r.eq(v)
+            r = Signal(v.shape(), name=f"s{idx}_{cut}_{k}", reset_less=True)
             out.append(r)
-        with m.If(load):
+        with m.If(self.enable):
+            m.d.sync += [r.eq(v) for r, v in zip(out, values, strict=True)]
             m.d.sync += valid.eq(self.valid)
-        self.regs.append((valid, load))
         self.valid = valid
         return tuple(out)
 
-    def finish(self, i_stream, o_stream):
+    def finish(self, i_stream, o_stream, y):
         m = self.m
-        ready = o_stream.ready
-        for valid, load in reversed(self.regs):
-            # a stage loads when it is empty or its content leaves this cycle
-            m.d.comb += load.eq(~valid | ready)
-            ready = load
-        m.d.comb += [i_stream.ready.eq(ready), o_stream.valid.eq(self.valid)]
+        if self.final not in self.registered:  # purely combinational
+            m.d.comb += [o_stream.payload.eq(y), o_stream.valid.eq(self.valid),
+                         i_stream.ready.eq(o_stream.ready)]
+            return
+        # skid buffer: the output register, and a spare entry that catches the one sample
+        # still moving while the consumer stalls; upstream advances while the spare is empty
+        out_valid = Signal(name="out_valid")
+        out_data = Signal(y.shape(), name="out_data", reset_less=True)
+        spare_valid = Signal(name="spare_valid")
+        spare_data = Signal(y.shape(), name="spare_data", reset_less=True)
+        incoming = self.valid & self.enable
+        m.d.comb += self.enable.eq(~spare_valid)
+        with m.If(o_stream.ready | ~out_valid):
+            with m.If(spare_valid):
+                m.d.sync += [out_data.eq(spare_data), out_valid.eq(1), spare_valid.eq(0)]
+            with m.Else():
+                m.d.sync += [out_data.eq(y), out_valid.eq(incoming)]
+        with m.Elif(incoming):
+            m.d.sync += [spare_data.eq(y), spare_valid.eq(1)]
+        m.d.comb += [
+            o_stream.payload.eq(out_data),
+            o_stream.valid.eq(out_valid),
+            i_stream.ready.eq(self.enable & ~ResetSignal("sync")),
+        ]

@@ -42,9 +42,25 @@ def _assert_bit_exact(fx, tmp_path):
 
 
 @needs_cc
-@pytest.mark.parametrize("fn", ["gelu", "sigmoid"])
-def test_c_model_is_bit_exact_on_every_16_bit_code(fn, tmp_path):
-    _assert_bit_exact(design(fn), tmp_path)
+@pytest.mark.parametrize("fn,symmetry", [("gelu", "none"), ("gelu", "auto"),
+                                         ("sigmoid", "auto"), ("tanh", "auto")])
+def test_c_model_is_bit_exact_on_every_16_bit_code(fn, symmetry, tmp_path):
+    fx = design(fn, symmetry=symmetry)
+    assert (fx.fold == "none") == (symmetry == "none")
+    _assert_bit_exact(fx, tmp_path)
+
+
+@needs_cc
+@pytest.mark.parametrize("fold", ["odd", "point", "even", "residual"])
+def test_c_model_is_bit_exact_on_random_folded_tables(fold, tmp_path):
+    rng = np.random.default_rng(len(fold))
+    in_fmt, out_fmt = Format.parse("s3.5"), Format(bool(rng.integers(2)), 2, 6)
+    n = int(rng.integers(1, 7))
+    bps = np.sort(rng.choice(np.arange(in_fmt.min_code + 1, 1), n - 1, replace=False))
+    fx = FixedPWL("rnd", in_fmt, out_fmt, bps, rng.integers(-(2**10), 2**10, n), 4,
+                  rng.integers(-(2**12), 2**12, n), 6, str(rng.choice(ROUNDING)), fold=fold,
+                  fold_center=150 if fold == "point" else 0)
+    _assert_bit_exact(fx, tmp_path)
 
 
 @needs_cc

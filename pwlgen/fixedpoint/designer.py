@@ -14,12 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import FormatError, SearchError
+from .area import lut4_estimate
 from .fixed_pwl import MAX_ACC_BITS, FixedPWL
 from .format import Format, _check_rounding, signed_width
 from .report import FAITHFUL_LSB, _as_target, _reference
 from .symmetry import SYMMETRIES, Fold, detect_folds
 
-__all__ = ["design", "quantize", "default_formats", "MAX_DESIGN_BITS", "MAX_SEGMENTS"]
+__all__ = ["design", "quantize", "default_formats", "MAX_DESIGN_BITS", "MAX_SEGMENTS",
+           "AUTO_EXTRA"]
 
 MAX_DESIGN_BITS = 20
 """Widest input format `design` accepts (it works on every input code)."""
@@ -452,7 +454,7 @@ def _polish(des: _Designer, err: float | None, starts, coefs, fs: int, k: int,
 
 def design(target, in_fmt=None, out_fmt=None, max_error_lsb: float | None = None,
            n_segments: int | None = None, rounding: str = "nearest-even", pwl=None, *,
-           interval: tuple[float, float] | None = None, extra_segments: int = 0,
+           interval: tuple[float, float] | None = None, extra_segments: int | str = "auto",
            symmetry: str = "auto") -> FixedPWL:
     """Design a FixedPWL for a target straight from its input codes.
 
@@ -475,13 +477,15 @@ def design(target, in_fmt=None, out_fmt=None, max_error_lsb: float | None = None
         Take the segments from this float PWL instead (see `quantize`; no fold).
     interval : (float, float), optional
         Input range the unit must cover; checked against `in_fmt`.
-    extra_segments : int, >= 0
+    extra_segments : int >= 0 or "auto"
         Segments allowed above the fewest when narrowing the coefficients: a few more
-        segments can buy narrower slopes (a smaller multiplier).
+        segments can buy much narrower slopes (a smaller multiplier). ``auto`` tries
+        `AUTO_EXTRA` and keeps the smallest unit by `pwlgen.fixedpoint.area.lut4_estimate`.
     symmetry : str
         One of `SYMMETRIES`: a fold to use (see `FixedPWL`: the tables then cover
         ``v = -|x|`` only), ``none``, or ``auto``: every fold that holds on the codes is
-        designed next to the unfolded table and the fewest segments win (ties: no fold).
+        designed next to the unfolded table and the smallest estimated unit wins (ties: no
+        fold).
 
     Returns
     -------
@@ -506,9 +510,10 @@ def design(target, in_fmt=None, out_fmt=None, max_error_lsb: float | None = None
     """
     tgt = _as_target(target)
     _check_rounding(rounding)
-    if isinstance(extra_segments, bool) or not isinstance(extra_segments, int) \
-            or extra_segments < 0:
-        raise SearchError(f"extra_segments must be a non-negative integer, not {extra_segments!r}")
+    if extra_segments != "auto" and (isinstance(extra_segments, bool) or not isinstance(
+            extra_segments, int) or extra_segments < 0):
+        raise SearchError(
+            f"extra_segments must be a non-negative integer or 'auto', not {extra_segments!r}")
     if symmetry not in SYMMETRIES:
         raise SearchError(f"symmetry must be one of {SYMMETRIES}, not {symmetry!r}")
     in_fmt, out_fmt = _formats(tgt, in_fmt, out_fmt)
@@ -539,9 +544,18 @@ def design(target, in_fmt=None, out_fmt=None, max_error_lsb: float | None = None
             if symmetry != "auto" or fold.kind == "none":
                 raise
             continue  # a fold that holds only approximately may miss the target
-        if best is None or fx.n_segments < best.n_segments:
+        if best is None or _cost(fx) < _cost(best):
             best = fx
     return best
+
+
+AUTO_EXTRA = (0, 1, 2, 4)
+"""Extra segment counts `design` tries with ``extra_segments="auto"``."""
+
+
+def _cost(fx: FixedPWL) -> float:
+    return lut4_estimate(fx.n_segments, fx.in_fmt.bits, fx.slope_bits, fx.intercept_bits,
+                         fx.acc_bits)
 
 
 def _error_target(max_error_lsb) -> float:
@@ -598,11 +612,19 @@ def _design_tables(des: _Designer, err: float | None, n_segments: int | None,
             f"no segment count up to {cap} meets max_error_lsb={err:g} for {des.name} "
             f"({des.in_fmt} -> {des.out_fmt}, {des.rounding}, fold {des.fold.kind})"
         )
-    starts, _ = g
-    extra = extra_segments if n_segments is None else min(extra_segments, cap - len(starts))
-    starts, coefs, fs, k = _narrow(des, err, starts, fs_max, True, cap + extra, extra)
-    coefs, _ = _polish(des, err, starts, coefs, fs, k)
-    return des.fixed(starts, coefs, fs, k)
+    fewest, _ = g
+    candidates = AUTO_EXTRA if extra_segments == "auto" else (extra_segments,)
+    best = None
+    for wanted in candidates:
+        extra = wanted if n_segments is None else min(wanted, cap - len(fewest))
+        if best is not None and extra == 0:
+            continue
+        starts, coefs, fs, k = _narrow(des, err, fewest, fs_max, True, cap + extra, extra)
+        coefs, _ = _polish(des, err, starts, coefs, fs, k)
+        fx = des.fixed(starts, coefs, fs, k)
+        if best is None or _cost(fx) < _cost(best):
+            best = fx
+    return best
 
 
 def _least_error(des: _Designer, fs_max: int, n: int, resolution: float = 1.0 / 64) -> float:

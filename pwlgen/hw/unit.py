@@ -21,39 +21,11 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..errors import HardwareError
+from ..fixedpoint.area import SELECT_ARCHS, choose_select_arch, select_cost
 
 __all__ = ["PWLUnit", "SELECT_ARCHS", "select_cost", "choose_select_arch"]
 
-SELECT_ARCHS = ("parallel", "tree")
-"""Segment-select architectures: parallel comparators + priority, or a binary comparison tree."""
-
 _ROUNDINGS = ("nearest-even", "nearest-away", "truncate")
-
-
-def select_cost(arch: str, n_segments: int, in_bits: int) -> float:
-    """Estimated LUT4 cost of the segment select (a model used to pick the architecture).
-
-    ``parallel``: one comparator against a constant per breakpoint (about ``in_bits / 2`` LUT4
-    each: a constant halves the inputs of every carry-chain stage) plus a priority encoder of
-    ``S - 1`` inputs (about ``S * log2(S) / 3`` LUT4). ``tree``: ``L = ceil(log2 S)`` levels, each a
-    comparator against a ``2**l``-entry constant table (``in_bits`` wide, a mux of ``2**l`` inputs
-    is about ``2**l / 3`` LUT4 per bit, more or less shared with the comparator) plus the
-    comparator (``in_bits + 1`` LUT4).
-    """
-    if n_segments <= 1:
-        return 0.0
-    if arch == "parallel":
-        return (n_segments - 1) * (in_bits / 2 + 1) + n_segments * math.log2(n_segments) / 3
-    if arch == "tree":
-        levels = math.ceil(math.log2(n_segments))
-        return sum(in_bits * (2 ** lvl) / 3 + in_bits + 1 for lvl in range(levels))
-    raise HardwareError(f"select architecture must be one of {SELECT_ARCHS}, not {arch!r}")
-
-
-def choose_select_arch(n_segments: int, in_bits: int) -> str:
-    """The cheaper segment select by `select_cost` (ties go to ``parallel``)."""
-    costs = {a: select_cost(a, n_segments, in_bits) for a in SELECT_ARCHS}
-    return min(SELECT_ARCHS, key=lambda a: (costs[a], SELECT_ARCHS.index(a)))
 
 
 def _fmt_shape(fmt):
@@ -70,9 +42,15 @@ class PWLUnit(wiring.Component):
     stages : int or None, >= 0
         Number of register stages. 0 is purely combinational (``o_stream`` follows ``i_stream``
         in the same cycle); ``max_stages`` registers every cut (the fold, each comparison-tree
-        level, the ROM output, the product, the output, the unfold). None picks ``max_stages``.
+        level, the ROM output, the product, the sum, the output, the unfold). None picks
+        ``max_stages``.
     select_arch : str or None
         ``"parallel"`` or ``"tree"``; None picks the smaller by `select_cost`.
+    mul_chunk : int or None, >= 1
+        The slope is cut into chunks of this many bits that multiply the input in parallel;
+        their sum with the intercept is a stage of its own (shorter paths for the price of a
+        few registers and adders). None: chunks of at most 6 bits, in as few chunks as that
+        allows; ``slope_bits`` (or more): one multiplier.
 
     Attributes
     ----------
@@ -101,7 +79,8 @@ class PWLUnit(wiring.Component):
     (the ``sync`` domain's reset), data registers are reset-less.
     """
 
-    def __init__(self, fixed, stages: int | None = None, select_arch: str | None = None):
+    def __init__(self, fixed, stages: int | None = None, select_arch: str | None = None,
+                 mul_chunk: int | None = None):
         bps = np.asarray(fixed.breakpoints, dtype=np.int64)
         slopes = np.asarray(fixed.slopes, dtype=np.int64)
         intercepts = np.asarray(fixed.intercepts, dtype=np.int64)
@@ -138,6 +117,12 @@ class PWLUnit(wiring.Component):
         self._intercepts = [int(v) for v in intercepts]
         self.slope_bits = int(fixed.slope_bits)
         self.intercept_bits = int(fixed.intercept_bits)
+        if mul_chunk is None:
+            n_chunks = max(1, math.ceil(self.slope_bits / 6))
+            mul_chunk = math.ceil(self.slope_bits / n_chunks)
+        if isinstance(mul_chunk, bool) or not isinstance(mul_chunk, int) or mul_chunk < 1:
+            raise HardwareError(f"mul_chunk must be a positive integer, not {mul_chunk!r}")
+        self.mul_chunk = min(mul_chunk, self.slope_bits)
         self.seg_bits = max(1, (n_seg - 1).bit_length())
         self.shift_in = acc_frac - fixed.intercept_frac_bits
         self.shift_out = acc_frac - out_fmt.frac_bits
@@ -148,8 +133,9 @@ class PWLUnit(wiring.Component):
             max(1, math.ceil(math.log2(n_seg))) if select_arch == "tree" and n_seg > 1 else 0
         )
         # cut points, in data-path order: fold, select (or each tree level), ROM output,
-        # product, output, unfold
-        self._cuts = [f"level{i}" for i in range(self.tree_levels)] + ["rom", "mul", "out"]
+        # product, sum, output, unfold
+        self._cuts = [f"level{i}" for i in range(self.tree_levels)] + ["rom", "mul", "sum",
+                                                                      "out"]
         if select_arch == "parallel" and n_seg > 1:
             self._cuts = ["select"] + self._cuts
         if fixed.folded:
@@ -173,8 +159,8 @@ class PWLUnit(wiring.Component):
         })
 
     def _place(self, stages: int) -> set[str]:
-        """Which cuts get a register: the last cut first, then product, ROM, fold, select."""
-        order = [self._cuts[-1], "mul", "out", "rom", "fold"]
+        """Which cuts get a register: the last, product, sum, output, ROM, fold, then select."""
+        order = [self._cuts[-1], "mul", "sum", "out", "rom", "fold"]
         order = [c for c in dict.fromkeys(order) if c in self._cuts]
         select = [c for c in self._cuts if c not in order]
         # then the select levels, deepest first (the shallow ones feed the long table muxes)
@@ -210,10 +196,13 @@ class PWLUnit(wiring.Component):
             ge = Signal(len(self._bps), name="ge")  # thermometer: ge[i] = v >= bp[i]
             m.d.comb += ge.eq(Cat(*[v >= b for b in self._bps]))
             seg_c = Signal(self.seg_bits, name="seg_idx_c")
-            # a thermometer code: the highest set comparison wins (later assignments take priority)
-            for i in range(len(self._bps)):
-                with m.If(ge[i]):
-                    m.d.comb += seg_c.eq(i + 1)
+            # ge is a thermometer code of n = #{bp <= v} (ge[i] = i < n), so bit j of n,
+            # floor(n / 2**j) mod 2, is the XOR of ge[k * 2**j - 1] over k >= 1: no priority chain
+            n_ge = len(self._bps)
+            m.d.comb += seg_c.eq(Cat(*[
+                Cat(*[ge[k * 2 ** j - 1] for k in range(1, n_ge // 2 ** j + 1)]).xor()
+                if n_ge >= 2 ** j else Const(0, 1)
+                for j in range(self.seg_bits)]))
             v, seg, *side = pipe.stage("select", v, seg_c, *side)
         else:
             levels = self.tree_levels
@@ -254,14 +243,24 @@ class PWLUnit(wiring.Component):
                     m.d.comb += [slope_c.eq(self._slopes[-1]), icpt_c.eq(self._intercepts[-1])]
         v, slope, icpt, *side = pipe.stage("rom", v, slope_c, icpt_c, *side)
 
-        # multiply
-        prod_c = Signal(signed(self.acc_bits), name="product_c")
-        m.d.comb += prod_c.eq(v * slope)
-        prod, icpt, *side = pipe.stage("mul", prod_c, icpt, *side)
+        # multiply: the slope's chunks of `mul_chunk` bits multiply v in parallel (the top
+        # chunk signed, the others unsigned), summed with the intercept in the next stage
+        edges = list(range(0, self.slope_bits, self.mul_chunk)) + [self.slope_bits]
+        parts = []
+        for i, (lo, hi) in enumerate(zip(edges, edges[1:], strict=False)):
+            top = hi == self.slope_bits
+            chunk = slope[lo:hi].as_signed() if top else Cat(slope[lo:hi], Const(0, 1)).as_signed()
+            p_c = Signal(signed(len(v) + hi - lo + (0 if top else 1)), name=f"product{i}_c")
+            m.d.comb += p_c.eq(v * chunk)
+            parts.append(p_c)
+        out = pipe.stage("mul", *parts, icpt, *side)
+        prods, icpt, side = out[:len(parts)], out[len(parts)], list(out[len(parts) + 1:])
+        terms = [p << lo for p, lo in zip(prods, edges, strict=False)]
 
-        # add, round, saturate
-        acc = Signal(signed(self.acc_bits), name="acc")
-        m.d.comb += acc.eq(prod + (icpt << self.shift_in))
+        # add (modulo 2**acc_bits: the exact sum always fits), round, saturate
+        acc_c = Signal(signed(self.acc_bits), name="acc_c")
+        m.d.comb += acc_c.eq(sum(terms, icpt << self.shift_in))
+        acc, *side = pipe.stage("sum", acc_c, *side)
         s = self.shift_out
         rounded = Signal(signed(self.acc_bits + 1), name="rounded")
         if s <= 0:

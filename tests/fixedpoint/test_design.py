@@ -113,7 +113,7 @@ def test_small_designs_meet_the_target_under_every_rounding(rounding, fn, fmts):
 def test_design_uses_the_fewest_segments():
     # greedy is optimal: one segment fewer cannot be faithful
     for sym in ("none", "auto"):
-        fx = design("sigmoid", "s3.6", "u0.8", symmetry=sym)
+        fx = design("sigmoid", "s3.6", "u0.8", symmetry=sym, extra_segments=0)
         assert fx.n_segments > 1
         fewer = design("sigmoid", "s3.6", "u0.8", n_segments=fx.n_segments - 1, symmetry=sym)
         assert fewer.n_segments <= fx.n_segments - 1
@@ -200,13 +200,13 @@ def test_quantize_with_fixed_precision_uses_it():
 
 
 def test_extra_segments_trade_count_for_no_wider_slopes():
-    base = design("gelu", "s3.8", "s3.8")
+    base = design("gelu", "s3.8", "s3.8", extra_segments=0)
     traded = design("gelu", "s3.8", "s3.8", extra_segments=6)
     assert base.n_segments <= traded.n_segments <= base.n_segments + 6
     assert traded.slope_frac_bits <= base.slope_frac_bits
     assert _errors_lsb(traded, "gelu").max() <= 1.0
-    with pytest.raises(SearchError, match=r"^extra_segments must be a non-negative integer, "
-                                          r"not -1$"):
+    with pytest.raises(SearchError, match=r"^extra_segments must be a non-negative integer "
+                                          r"or 'auto', not -1$"):
         design("gelu", "s3.8", "s3.8", extra_segments=-1)
 
 
@@ -217,3 +217,16 @@ def test_design_with_a_pwl_keeps_its_pieces_and_approaches_the_target():
     assert fx.n_segments == 10
     assert fx.function == "silu"
     assert np.array_equal(fx.breakpoints, np.floor(knots * 64).astype(np.int64) + 1)
+
+
+def test_auto_extra_segments_keep_the_smallest_estimated_unit():
+    from pwlgen.fixedpoint.area import lut4_estimate
+
+    def cost(fx):
+        return lut4_estimate(fx.n_segments, fx.in_fmt.bits, fx.slope_bits, fx.intercept_bits,
+                             fx.acc_bits)
+
+    auto = design("gelu", "s3.10", "s3.10")
+    tried = [design("gelu", "s3.10", "s3.10", extra_segments=e) for e in (0, 1, 2, 4)]
+    assert cost(auto) == min(cost(fx) for fx in tried)
+    _assert_strictly_faithful(auto, "gelu")

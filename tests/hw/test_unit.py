@@ -278,3 +278,13 @@ def test_input_ready_does_not_follow_output_ready_combinationally():
     for o_ready in (0, 1):        # same state, either o_ready: the same i_ready
         other = _handshake(unit, steps[:-1] + [(0, 1, o_ready)])
         assert other[-1][0] == seen[-1][0]
+
+
+@pytest.mark.parametrize("mul_chunk", [1, 2, 3, 7, 64])
+def test_chunked_and_single_multipliers_match_the_golden_model(mul_chunk):
+    fixed = make_fixed(n_seg=5, seed=12, slope_frac=9)
+    unit = PWLUnit(fixed, mul_chunk=mul_chunk)
+    assert unit.mul_chunk == min(mul_chunk, unit.slope_bits)
+    check(unit, fixed, fixed.in_fmt.codes().tolist(), seed=1, p_valid=0.9, p_ready=0.8)
+    with pytest.raises(HardwareError, match=r"^mul_chunk must be a positive integer, not 0$"):
+        PWLUnit(fixed, mul_chunk=0)

@@ -19,12 +19,12 @@ SELECT_ARCHS = ("parallel", "tree")
 def select_cost(arch: str, n_segments: int, in_bits: int) -> float:
     """Estimated LUT4 cost of the segment select (a model used to pick the architecture).
 
-    ``parallel``: one comparator against a constant per breakpoint (about ``in_bits / 2`` LUT4
-    each: a constant halves the inputs of every carry-chain stage) plus the thermometer-to-
-    binary encoder (XORs, about ``S * log2(S) / 3`` LUT4). ``tree``: ``L = ceil(log2 S)``
-    levels, each a comparator against a ``2**l``-entry constant table (``in_bits`` wide, a mux of ``2**l`` inputs
-    is about ``2**l / 3`` LUT4 per bit, more or less shared with the comparator) plus the
-    comparator (``in_bits + 1`` LUT4).
+    ``parallel``: one comparator against a constant per breakpoint (about ``in_bits / 2``
+    LUT4 each: a constant halves the inputs of every carry-chain stage) plus the thermometer-
+    to-binary encoder (XORs, about ``S * log2(S) / 3`` LUT4). ``tree``: ``L = ceil(log2 S)``
+    levels, each a comparator against a ``2**l``-entry constant table (``in_bits`` wide, a
+    mux of ``2**l`` inputs is about ``2**l / 3`` LUT4 per bit, more or less shared with the
+    comparator) plus the comparator (``in_bits + 1`` LUT4).
     """
     if n_segments <= 1:
         return 0.0

@@ -40,7 +40,7 @@ def register(sub) -> None:
                       help="use N knots (N+1 segments) and minimise the max error instead")
     p.add_argument("--range", nargs=2, type=float, metavar=("LO", "HI"),
                    help="input range the unit must cover (checked against --in)")
-    p.add_argument("--rounding", default="nearest-even",
+    p.add_argument("--rounding", default="truncate",
                    choices=("nearest-even", "nearest-away", "truncate"), help="final rounding")
     p.add_argument("--symmetry", default="auto", choices=SYMMETRIES,
                    help="fold a symmetry (tables on -|x| only, unfolded in the unit); auto: the "

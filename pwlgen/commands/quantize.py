@@ -38,7 +38,7 @@ def register(sub) -> None:
                            "rounding: < 1 LSB, exact where f(x) is a code)")
     goal.add_argument("--segments", type=int,
                       help="with --fn: at most N segments, max error as small as they allow")
-    p.add_argument("--rounding", default="nearest-even", choices=ROUNDING,
+    p.add_argument("--rounding", default="truncate", choices=ROUNDING,
                    help="rounding of the final shift")
     p.add_argument("--symmetry", default="auto", choices=SYMMETRIES,
                    help="with --fn: fold a symmetry (tables on -|x| only); auto: the fewest "

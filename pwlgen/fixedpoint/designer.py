@@ -453,7 +453,7 @@ def _polish(des: _Designer, err: float | None, starts, coefs, fs: int, k: int,
 
 
 def design(target, in_fmt=None, out_fmt=None, max_error_lsb: float | None = None,
-           n_segments: int | None = None, rounding: str = "nearest-even", pwl=None, *,
+           n_segments: int | None = None, rounding: str = "truncate", pwl=None, *,
            interval: tuple[float, float] | None = None, extra_segments: int | str = "auto",
            symmetry: str = "auto") -> FixedPWL:
     """Design a FixedPWL for a target straight from its input codes.
@@ -472,7 +472,8 @@ def design(target, in_fmt=None, out_fmt=None, max_error_lsb: float | None = None
     n_segments : int, optional
         Use at most this many segments and make the max error as small as they allow.
     rounding : str
-        Final rounding, one of `ROUNDING`.
+        Final rounding, one of `ROUNDING`. The default truncates: the error bound is in the
+        design's constraints, so round-to-nearest would only add an adder to the unit.
     pwl : PWL, optional
         Take the segments from this float PWL instead (see `quantize`; no fold).
     interval : (float, float), optional
@@ -534,18 +535,22 @@ def design(target, in_fmt=None, out_fmt=None, max_error_lsb: float | None = None
     x = in_fmt.codes()
     y = np.ldexp(_reference(tgt, in_fmt, x), out_fmt.frac_bits)
     folds = _folds(symmetry, y, in_fmt, out_fmt, tgt.name)
+    err = err if n_segments is None else None
+    # the fold first (at the fewest segments), then the extra segments for that fold only
     best = None
     for fold in folds:
         des = _designer(tgt.name, y, in_fmt, out_fmt, rounding, fold)
         try:
-            fx = _design_tables(des, err if n_segments is None else None, n_segments,
-                                extra_segments)
+            fx = _design_tables(des, err, n_segments, 0 if len(folds) > 1 else extra_segments)
         except SearchError:
             if symmetry != "auto" or fold.kind == "none":
                 raise
             continue  # a fold that holds only approximately may miss the target
         if best is None or _cost(fx) < _cost(best):
-            best = fx
+            best, best_des = fx, des
+    if len(folds) > 1 and extra_segments != 0:
+        traded = _design_tables(best_des, err, n_segments, extra_segments)
+        best = traded if _cost(traded) < _cost(best) else best
     return best
 
 
@@ -689,7 +694,7 @@ def _pwl_starts(pwl, in_fmt: Format) -> list[int]:
     return [0] + (bp - in_fmt.min_code).tolist()
 
 
-def quantize(pwl, in_fmt=None, out_fmt=None, *, rounding: str = "nearest-even", target=None,
+def quantize(pwl, in_fmt=None, out_fmt=None, *, rounding: str = "truncate", target=None,
              max_error_lsb: float | None = None, slope_frac_bits: int | None = None,
              intercept_frac_bits: int | None = None, function: str | None = None,
              interval: tuple[float, float] | None = None) -> FixedPWL:
@@ -707,7 +712,7 @@ def quantize(pwl, in_fmt=None, out_fmt=None, *, rounding: str = "nearest-even", 
     in_fmt, out_fmt : Format or str, optional
         Formats; default `default_formats` of `target` (required without a target).
     rounding : str
-        One of `ROUNDING`.
+        One of `ROUNDING` (default truncate, as in `design`).
     target : Target or str, optional
         The true function the coefficients should approach.
     max_error_lsb : float, optional

@@ -222,18 +222,40 @@ class FixedPWL:
 
         Without a fold this is the identity (g is already saturated).
         """
+        if self.fold in ("none", "even"):
+            return np.asarray(g_codes, dtype=np.int64)
+        return np.clip(self._unfold_raw(x_codes, g_codes), self.out_fmt.min_code,
+                       self.out_fmt.max_code)
+
+    def _unfold_raw(self, x_codes, g_codes) -> np.ndarray:
         x = np.asarray(x_codes, dtype=np.int64)
         g = np.asarray(g_codes, dtype=np.int64)
         pos = x > 0
-        if self.fold in ("none", "even"):
-            return g
         if self.fold == "odd":
-            y = np.where(pos, -g, g)
-        elif self.fold == "point":
-            y = np.where(pos, self.fold_center - g, g)
-        else:  # residual: relu(x) in output codes is exact (relu_shift >= 0)
-            y = np.where(pos, g + (x << self.relu_shift), g)
-        return np.clip(y, self.out_fmt.min_code, self.out_fmt.max_code)
+            return np.where(pos, -g, g)
+        if self.fold == "point":
+            return np.where(pos, self.fold_center - g, g)
+        if self.fold == "residual":  # relu(x) in output codes is exact (relu_shift >= 0)
+            return np.where(pos, g + (x << self.relu_shift), g)
+        return g
+
+    def _core(self, x) -> np.ndarray:
+        """Core codes before saturation: the rounded line at the table code of each x."""
+        v = self.table_code(x)
+        acc = self._acc(v, np.searchsorted(self.breakpoints, v, side="right"))
+        s = self.out_shift
+        return round_shift(acc, s, self.rounding) if s > 0 else acc << -s
+
+    def saturation_ranges(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(min, max) over every input code before the core and the unfold saturations.
+
+        A saturation whose range stays inside the output format never acts, so hardware may
+        leave it out without changing a single output.
+        """
+        x = self.in_fmt.codes()
+        g = self._core(x)
+        u = self._unfold_raw(x, np.clip(g, self.out_fmt.min_code, self.out_fmt.max_code))
+        return (int(g.min()), int(g.max())), (int(u.min()), int(u.max()))
 
     def _acc(self, x, seg) -> np.ndarray:
         return self.slopes[seg] * x + (self.intercepts[seg] << self.intercept_shift)
@@ -272,11 +294,8 @@ class FixedPWL:
         if x.size and (x.min() < self.in_fmt.min_code or x.max() > self.in_fmt.max_code):
             bad = x[(x < self.in_fmt.min_code) | (x > self.in_fmt.max_code)].flat[0]
             raise FormatError(f"input code {int(bad)} is outside the input format {self.in_fmt}")
-        v = self.table_code(x)
-        acc = self._acc(v, np.searchsorted(self.breakpoints, v, side="right"))
-        s = self.out_shift
-        g = round_shift(acc, s, self.rounding) if s > 0 else acc << -s
-        return self.unfold(x, np.clip(g, self.out_fmt.min_code, self.out_fmt.max_code))
+        g = np.clip(self._core(x), self.out_fmt.min_code, self.out_fmt.max_code)
+        return self.unfold(x, g)
 
     __call__ = evaluate
 

@@ -28,7 +28,7 @@ def test_quantize_fn_writes_a_fixed_pwl_with_its_report(tmp_path, capsys):
     assert _faithful(fx, "sigmoid")
     assert doc["report"]["max_err_lsb"] == pytest.approx(error_report(fx)["max_err_lsb"])
     out = capsys.readouterr().out
-    assert "segments" in out and "(faithful)" in out and "sigmoid_s3.6_u0.8.yaml" in out
+    assert "segments" in out and "strictly faithful" in out and "sigmoid_s3.6_u0.8.yaml" in out
 
 
 def test_quantize_json_prints_exactly_one_document(tmp_path, capsys):
@@ -104,4 +104,4 @@ def test_bad_result_files_are_exit_2(tmp_path, capsys):
 def test_help_shows_defaults_and_an_example(capsys):
     assert main(["quantize", "--help"]) == 0
     out = capsys.readouterr().out
-    assert "(default: nearest-even)" in out and "example:" in out
+    assert "(default: truncate)" in out and "example:" in out

@@ -165,7 +165,7 @@ def test_an_unreachable_error_target_raises_search_error():
 def test_quantize_keeps_an_exactly_representable_pwl():
     # knots on codes and dyadic slopes: the integer model can reproduce the PWL exactly
     pwl = PWL([-2.0, 0.5, 3.0], [0.0, 1.25, 0.0], 0.0, 0.5)
-    fx = quantize(pwl, "s3.4", "s3.4")
+    fx = quantize(pwl, "s3.4", "s3.4", rounding="nearest-even")
     assert fx.n_segments == 4
     assert fx.breakpoints.tolist() == [-2 * 16 + 1, 8 + 1, 3 * 16 + 1]
     x = fx.in_fmt.codes()

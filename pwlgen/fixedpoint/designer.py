@@ -554,7 +554,7 @@ def design(target, in_fmt=None, out_fmt=None, max_error_lsb: float | None = None
     return best
 
 
-AUTO_EXTRA = (0, 1, 2, 4)
+AUTO_EXTRA = (0, 1, 2, 4, 8, 16, 24)
 """Extra segment counts `design` tries with ``extra_segments="auto"``."""
 
 

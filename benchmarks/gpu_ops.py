@@ -73,7 +73,7 @@ def gpt2_memory(batch: int = 2, seq: int = 128, embd: int = 128, layers: int = 4
                            generator=torch.Generator().manual_seed(0))
     rows = []
     for to, kwargs in ((None, {}), ("regelu2", {}), ("fewbit", {"bits": 3}),
-                       ("pwl", {"fixed": design("gelu_tanh")})):
+                       ("pwl", {"fixed": design("gelu_tanh", symmetry="none")})):
         torch.manual_seed(0)
         model = transformers.GPT2LMHeadModel(cfg)
         sites = None

@@ -351,7 +351,7 @@ def _decide(plan: _Plan, to: str, bits: int, objective: str, units: dict,
                               f"design_missing=True")
             from ..fixedpoint import design
 
-            units[fn] = design(fn)
+            units[fn] = design(fn, symmetry="none")  # PWLActivation has no fold yet
         plan.new = PWLActivation(units[fn], backward=backward)
 
 
@@ -423,7 +423,7 @@ def convert(
         For ``to="pwl"``: the unit(s); each site gets the unit of the function it computes.
     design_missing : bool
         For ``to="pwl"``: design (`pwlgen.fixedpoint.design`, defaults) a unit for each
-        function `fixed` lacks instead of refusing.
+        function `fixed` lacks (unfolded: ``symmetry="none"``) instead of refusing.
     backward : {"slope", "ste"}
         For ``to="pwl"``.
     measure : Tensor, tuple of Tensor or dict, optional

@@ -87,11 +87,19 @@ def fixed_spec(fixed) -> dict:
     ------
     TypeError
         When `fixed` is not a FixedPWL.
+    OpError
+        For a folded unit: the op's integer path has no fold yet, and would not be
+        bit-exact with the golden model.
     """
     from ..fixedpoint import FixedPWL
 
     if not isinstance(fixed, FixedPWL):
         raise TypeError(f"fixed must be a FixedPWL, not {type(fixed).__name__}")
+    if fixed.fold != "none":
+        # TODO(issue 14): the fold/unfold stages join the integer path (lead); until then,
+        # refuse rather than compute something the chip does not
+        raise OpError(f"PWLActivation computes unfolded units only, not the {fixed.fold!r} "
+                      f"fold of this {fixed.function!r} unit; design it with symmetry='none'")
     s = fixed.n_segments
     bits = _seg_bits(s) if s <= _MAX_SEGMENTS else 8
     spec = [

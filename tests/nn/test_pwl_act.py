@@ -199,3 +199,11 @@ def test_channels_last_layout_is_kept(gelu_unit, backward):
     y2.backward(g)
     assert x.grad.stride() == x.stride()
     torch.testing.assert_close(x.grad, x2.grad)  # ste: f' by autograd, rounding may differ
+
+
+def test_a_folded_unit_is_refused_in_one_line():
+    folded = design("gelu", symmetry="residual")
+    msg = (r"^PWLActivation computes unfolded units only, not the 'residual' fold of this "
+           r"'gelu' unit; design it with symmetry='none'$")
+    with pytest.raises(OpError, match=msg):
+        PWLActivation(folded)

@@ -19,7 +19,7 @@ from pwlgen.nn import (
 
 @pytest.fixture(scope="module")
 def units():
-    return {"gelu": design("gelu", n_segments=8), "silu": design("silu", n_segments=8)}
+    return {fn: design(fn, n_segments=8, symmetry="none") for fn in ("gelu", "silu")}
 
 
 def _mlp():

@@ -33,7 +33,7 @@ def tokens():
 
 @pytest.fixture(scope="module")
 def gelu_tanh_unit():
-    return design("gelu_tanh", n_segments=16)
+    return design("gelu_tanh", n_segments=16, symmetry="none")
 
 
 def _convert_kwargs(to, unit):
@@ -166,5 +166,5 @@ def test_channels_last_cnn_with_silu_keeps_layout_values_and_reports_its_sites()
 
 def test_pwl_conversion_of_a_cnn_needs_a_silu_unit():
     m = _cnn()
-    convert(m, to="pwl", fixed={"silu": design("silu", n_segments=8)})
+    convert(m, to="pwl", fixed={"silu": design("silu", n_segments=8, symmetry="none")})
     assert isinstance(m[2], PWLActivation) and m[2] is not m[4]

@@ -322,7 +322,7 @@ def _pwl_units(fixed) -> dict:
 
 
 def _decide(plan: _Plan, to: str, bits: int, objective: str, units: dict,
-            design_missing: bool, backward: str) -> None:
+            backward: str) -> None:
     from .modules import FewBitActivation, PWLActivation, ReGELU2, ReSiLU2
 
     fn = plan.fn
@@ -343,16 +343,23 @@ def _decide(plan: _Plan, to: str, bits: int, objective: str, units: dict,
     elif to == "fewbit":
         plan.new = FewBitActivation(fn, bits, objective)
     else:
-        if fn not in units:
-            if not design_missing:
-                have = ", ".join(repr(k) for k in units) or "none"
-                raise OpError(f"site {plan.name!r} computes {fn!r} but fixed= has no FixedPWL "
-                              f"of it (it has {have}); pass one as fixed={{{fn!r}: ...}} or "
-                              f"design_missing=True")
-            from ..fixedpoint import design
-
-            units[fn] = design(fn, symmetry="none")  # PWLActivation has no fold yet
         plan.new = PWLActivation(units[fn], backward=backward)
+
+
+def _find_units(plans: list[_Plan], units: dict, design_missing: bool) -> None:
+    # every site's function first: a mismatch is reported before any module is built
+    for plan in plans:
+        fn = plan.fn
+        if fn is None or fn in _PIECEWISE_LINEAR or fn in units:
+            continue
+        if not design_missing:
+            have = ", ".join(repr(k) for k in units) or "none"
+            raise OpError(f"site {plan.name!r} computes {fn!r} but fixed= has no FixedPWL "
+                          f"of it (it has {have}); pass one as fixed={{{fn!r}: ...}} or "
+                          f"design_missing=True")
+        from ..fixedpoint import design
+
+        units[fn] = design(fn, symmetry="none")  # PWLActivation has no fold yet
 
 
 def _install(parent: nn.Module, attr: str, value) -> None:
@@ -456,8 +463,10 @@ def convert(
         raise TypeError(f"model must be a torch.nn.Module, not {type(model).__name__}")
     plans = _walk(model)
     units = _pwl_units(fixed) if to == "pwl" else {}
+    if to == "pwl":
+        _find_units(plans, units, design_missing)
     for p in plans:
-        _decide(p, to, bits, objective, units, design_missing, backward)
+        _decide(p, to, bits, objective, units, backward)
     before = None if measure is None else _measure(model, measure, plans)
     for p in plans:
         if p.new is None:

@@ -116,6 +116,12 @@ def test_pwl_refuses_a_unit_of_another_function_in_one_line_and_changes_nothing(
     assert type(m[1]) is nn.GELU and type(m[3]) is nn.SiLU
 
 
+def test_pwl_with_the_default_gelu_unit_refuses_a_silu_site_in_one_line():
+    m = nn.Sequential(nn.Linear(4, 4), nn.GELU(), nn.SiLU())
+    with pytest.raises(OpError, match=r"^site '2' computes 'silu' but fixed= has no FixedPWL"):
+        convert(m, to="pwl", fixed=design("gelu"))
+
+
 def test_pwl_gives_each_site_the_unit_of_its_function(units):
     m = nn.Sequential(nn.Linear(4, 4), nn.GELU(), nn.SiLU())
     report = convert(m, to="pwl", fixed=units)

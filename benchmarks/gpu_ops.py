@@ -1,24 +1,27 @@
-"""GPU benchmark of pwlgen.nn: ReGELU2 / ReSiLU2 vs F.gelu / F.silu, and model training steps.
+"""Benchmark of pwlgen.nn: measured memory of a converted GPT-2 (CPU), speed on a GPU.
 
-Run on a CUDA machine (H100 / H200 for the README table)::
-
-    python benchmarks/gpu_ops.py                 # everything, markdown tables on stdout
+    python benchmarks/gpu_ops.py                 # everything the machine allows, markdown
     python benchmarks/gpu_ops.py --quick         # 1M and 16M only, small models
     python benchmarks/gpu_ops.py --json out.json # also write the raw numbers
 
-Part 1 times forward, backward and forward+backward with `triton.testing.do_bench` over
-1M-256M elements in fp32 and bf16, against eager and compiled `F.gelu` / `F.silu`, and
-prints achieved GB/s (bytes the op must move / time) next to the card's bandwidth, and the
-bytes saved for backward per element. Part 2 trains a GPT-style transformer and a ViT
-(random weights, built from a config, no downloads) for a few steps with and without
-`pwlgen.nn.convert`, and prints peak memory and step time, plus the memory the GELU inputs
-held (what the conversion should save at least).
+Part 0 (any machine, CPU): a Hugging Face GPT-2 built from a small `GPT2Config` (4 layers,
+n_embd 128, 128 tokens, random weights, no download) converted to regelu2 / fewbit / pwl;
+prints the bytes saved for backward measured with saved-tensor hooks
+(`pwlgen.nn.memory_report`), per layer and in total, original vs converted, and the
+activation sites' own figures. Parts 1 and 2 need a CUDA GPU. Part 1 times forward,
+backward and forward+backward with `triton.testing.do_bench` over 1M-256M elements in fp32
+and bf16, against eager and compiled `F.gelu` / `F.silu`, and prints achieved GB/s (bytes
+the op must move / time) next to the card's bandwidth, and the bytes saved for backward
+per element. Part 2 trains a GPT-style transformer and a ViT (random weights, built from
+a config, no downloads) for a few steps with and without `pwlgen.nn.convert`, and prints
+peak memory and step time, plus what the GELUs held for backward (measured).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -56,6 +59,49 @@ def copy_bandwidth(n: int = 1 << 28) -> float:
 
 
 # ------------------------------------------------------------------------- part 1: ops
+# ------------------------------------------------------------------------- part 0: memory
+def gpt2_memory(batch: int = 2, seq: int = 128, embd: int = 128, layers: int = 4) -> list[dict]:
+    """Measured saved-for-backward bytes per sample of GPT-2, original and converted."""
+    import transformers
+
+    from pwlgen.fixedpoint import design
+    from pwlgen.nn import convert, memory_report
+
+    cfg = transformers.GPT2Config(n_layer=layers, n_embd=embd, n_head=4, n_positions=seq,
+                                  vocab_size=1024, bos_token_id=0, eos_token_id=0)
+    tokens = torch.randint(0, cfg.vocab_size, (batch, seq),
+                           generator=torch.Generator().manual_seed(0))
+    rows = []
+    for to, kwargs in ((None, {}), ("regelu2", {}), ("fewbit", {"bits": 3}),
+                       ("pwl", {"fixed": design("gelu_tanh", symmetry="none")})):
+        torch.manual_seed(0)
+        model = transformers.GPT2LMHeadModel(cfg)
+        sites = None
+        if to is not None:
+            report = convert(model, to=to, measure=tokens, **kwargs)
+            sites = report.bytes_saved_per_sample
+        layer_scopes = {f"h.{i}": blk for i, blk in enumerate(model.transformer.h)}
+        r = memory_report(model, tokens, layer_scopes)
+        rows.append({"convert": to or "none", "total": r.per_sample(r.total_bytes),
+                     "layers": [r.per_sample(r.scope_bytes[k]) for k in layer_scopes],
+                     "sites_saved": sites})
+    return rows
+
+
+def print_memory_table(rows: list[dict]) -> None:
+    n = len(rows[0]["layers"])
+    print("\nGPT-2 from GPT2Config (4 layers, n_embd 128, 128 tokens, fp32, CPU): bytes saved "
+          "for backward per sample, measured with saved-tensor hooks\n")
+    print("| convert | " + " | ".join(f"layer {i}" for i in range(n)) +
+          " | total | total vs original | saved at the sites |")
+    print("|---|" + "---|" * (n + 3))
+    base = rows[0]["total"]
+    for r in rows:
+        sites = "" if r["sites_saved"] is None else f"{r['sites_saved']:,.0f}"
+        print(f"| {r['convert']} | " + " | ".join(f"{v:,.0f}" for v in r["layers"]) +
+              f" | {r['total']:,.0f} | {r['total'] / base:.3f}x | {sites} |")
+
+
 @dataclass
 class OpRow:
     fn: str
@@ -194,7 +240,7 @@ def train_step_stats(make_model, make_batch, convert_to: str | None, steps: int 
     report = None
     inputs, target = make_batch()
     if convert_to is not None:
-        report = convert(model, to=convert_to, example_input=inputs[:1])
+        report = convert(model, to=convert_to, measure=inputs[:1])
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
 
     def step():
@@ -214,10 +260,10 @@ def train_step_stats(make_model, make_batch, convert_to: str | None, steps: int 
     ms = (time.perf_counter() - t0) / steps * 1e3
     peak = torch.cuda.max_memory_allocated() / 2**20
     gelu_mib = None
-    if report is not None and report.bytes_saved_per_sample is not None:
-        batch = inputs.shape[0]
-        # what the original GELUs kept: their bf16 inputs
-        gelu_mib = sum(r.elements_per_sample for r in report.replaced) * 2 * batch / 2**20
+    if report is not None:
+        # what the original GELUs kept for backward, measured
+        gelu_mib = sum(s.bytes_before_per_sample for s in report.replaced) * inputs.shape[0]
+        gelu_mib /= 2**20
     return {"convert": convert_to or "none", "step_ms": ms, "peak_mib": peak,
             "gelu_input_mib": gelu_mib}
 
@@ -242,7 +288,7 @@ def model_table(quick: bool) -> list[dict]:
             rows.append({"model": name, **r})
             torch.cuda.empty_cache()
     base = {r["model"]: r for r in rows if r["convert"] == "none"}
-    print("\n| model | activation | step ms | peak MiB | peak saved MiB | GELU inputs MiB |")
+    print("\n| model | activation | step ms | peak MiB | peak saved MiB | GELUs held MiB |")
     print("|---|---|---|---|---|---|")
     for r in rows:
         saved = base[r["model"]]["peak_mib"] - r["peak_mib"]
@@ -257,10 +303,16 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="small sizes and models")
     p.add_argument("--json", help="write the raw numbers to this file")
     p.add_argument("--skip-models", action="store_true")
+    p.add_argument("--skip-memory", action="store_true", help="skip part 0 (GPT-2 memory)")
     args = p.parse_args(argv)
+    memory = [] if args.skip_memory else gpt2_memory()
+    if memory:
+        print_memory_table(memory)
     if not torch.cuda.is_available():
-        print("gpu_ops: needs a CUDA GPU; nothing measured", file=sys.stderr)
-        return 1
+        print("gpu_ops: no CUDA GPU: speed not measured", file=sys.stderr)
+        if args.json:
+            _write_json(args.json, {"device": "cpu", "gpt2_memory": memory})
+        return 0
     name = torch.cuda.get_device_name()
     print(f"# pwlgen.nn on {name} (torch {torch.__version__})")
     sizes = [1 << 20, 1 << 24] if args.quick else [1 << k for k in (20, 22, 24, 26, 28)]
@@ -273,10 +325,17 @@ def main(argv=None) -> int:
     print_op_table(rows, card_bw, copy_bw)
     models = [] if args.skip_models else model_table(args.quick)
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"device": name, "card_bw_gbs": card_bw, "copy_bw_gbs": copy_bw,
-                       "ops": [r.__dict__ for r in rows], "models": models}, fh, indent=2)
+        _write_json(args.json, {"device": name, "card_bw_gbs": card_bw, "copy_bw_gbs": copy_bw,
+                                "gpt2_memory": memory, "ops": [r.__dict__ for r in rows],
+                                "models": models})
     return 0
+
+
+def _write_json(path: str, data: dict) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as fh:
+        json.dump(data, fh, indent=2)
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

@@ -1,154 +1,405 @@
-"""Swap the GELU / SiLU activations of an existing model for pwlgen's ops, with a memory report.
+"""Swap the activations of an existing model for pwlgen's ops; report every site, measured.
 
-Sites found, in order:
+One walk of the module tree finds the activation *sites*:
 
-- submodules ``nn.GELU`` (erf or tanh form) and ``nn.SiLU``, and the activation classes of
-  common transformer libraries matched by class name (``GELUActivation``,
-  ``NewGELUActivation``, ``GELUTanh``, ``PytorchGELUTanh``, ``SiLUActivation``);
-- the usual activation *attributes* of transformer blocks (``activation``, ``act``,
-  ``act_fn``, ``activation_fn``, ``activation_function``, ``mlp_act``) that hold the plain
-  functions ``F.gelu`` / ``F.silu`` (e.g. ``nn.TransformerEncoderLayer(activation="gelu")``,
-  whose fused inference fast path is switched off for the new module).
+- submodules of known activation classes: ``torch.nn``'s elementwise activations
+  (``nn.GELU(approximate="none" | "tanh")``, ``nn.SiLU``, ``nn.Mish``, ``nn.Hardswish``,
+  ``nn.Tanh``, ``nn.ReLU``, ...) and the classes of ``transformers.activations``
+  (``GELUActivation``, ``NewGELUActivation``, ``GELUTanh``, ``FastGELUActivation``,
+  ``SiLUActivation``, ``MishActivation``, ..., matched by class name). A site is a leaf:
+  the walk never looks inside it (``GELUActivation.act = F.gelu`` is no second site);
+  a module reachable under several names is one site, replaced by one new module;
+- the activation *attributes* of a block (``activation``, ``act``, ``act_fn``,
+  ``activation_fn``, ``activation_function``, ``mlp_act``) that hold a plain function
+  (``F.gelu``, ``F.silu``, ``functools.partial(F.gelu, approximate="tanh")``, ...), e.g.
+  ``nn.TransformerEncoderLayer(activation="gelu")``, whose fused inference fast path is then
+  switched off.
+
+Each site is replaced or skipped, and the report says which and why. Everything is checked
+before anything changes: a refused conversion leaves the model as it was.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from ..errors import PwlgenError
+from .memory import memory_report
 from .reference import OpError
 
-__all__ = ["convert", "ConversionReport", "Replacement", "TARGETS", "ACTIVATION_ATTRS"]
+__all__ = ["ACTIVATION_ATTRS", "TARGETS", "ConversionReport", "Site", "convert", "site_function"]
 
 TARGETS = ("regelu2", "fewbit", "pwl")
 ACTIVATION_ATTRS = ("activation", "act", "act_fn", "activation_fn", "activation_function",
                     "mlp_act")
 
-_CLASS_NAMES = {
+_TORCH_MODULES: dict[type, Callable[[nn.Module], str | None]] = {
+    nn.GELU: lambda m: "gelu_tanh" if m.approximate == "tanh" else "gelu",
+    nn.SiLU: lambda m: "silu",
+    nn.Mish: lambda m: "mish",
+    nn.Hardswish: lambda m: "hardswish",
+    nn.Tanh: lambda m: "tanh",
+    nn.Sigmoid: lambda m: "sigmoid",
+    nn.ReLU: lambda m: "relu",
+    nn.SELU: lambda m: "selu",
+    nn.ELU: lambda m: "elu" if m.alpha == 1.0 else None,
+    nn.LeakyReLU: lambda m: "leaky_relu" if m.negative_slope == 0.01 else None,
+    nn.Softplus: lambda m: "softplus" if m.beta == 1.0 else None,
+}
+# elementwise torch activations without a pwlgen target (still reported)
+_TORCH_OTHERS = (nn.ReLU6, nn.Hardtanh, nn.Hardsigmoid, nn.PReLU, nn.RReLU, nn.CELU,
+                 nn.Softsign, nn.Tanhshrink, nn.Softshrink, nn.Hardshrink, nn.Threshold,
+                 nn.LogSigmoid)
+
+_LIBRARY_CLASSES = {  # transformers.activations, by class name
     "GELUActivation": "gelu",
     "NewGELUActivation": "gelu_tanh",
     "GELUTanh": "gelu_tanh",
     "PytorchGELUTanh": "gelu_tanh",
+    "FastGELUActivation": "gelu_tanh",  # the same tanh formula, constant rounded to 1e-10
+    "AccurateGELUActivation": "gelu_tanh",
     "SiLUActivation": "silu",
+    "MishActivation": "mish",
 }
+_LIBRARY_MODULE = "transformers.activations"
+
+_FUNCTIONS = {
+    F.gelu: "gelu", F.silu: "silu", F.mish: "mish", F.hardswish: "hardswish",
+    torch.tanh: "tanh", F.tanh: "tanh", torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid",
+    F.relu: "relu", torch.relu: "relu", F.selu: "selu", F.elu: "elu", F.softplus: "softplus",
+    F.leaky_relu: "leaky_relu",
+}
+
+_PIECEWISE_LINEAR = ("relu", "leaky_relu")
+
+
+def site_function(obj) -> tuple[bool, str | None]:
+    """``(is a site, pwlgen target it computes or None)`` for a module or a function.
+
+    Examples
+    --------
+    >>> import torch
+    >>> site_function(torch.nn.GELU(approximate="tanh"))
+    (True, 'gelu_tanh')
+    >>> site_function(torch.nn.Linear(2, 2))
+    (False, None)
+    """
+    if isinstance(obj, nn.Module):
+        kind = type(obj)
+        if kind in _TORCH_MODULES:
+            return True, _TORCH_MODULES[kind](obj)
+        if kind.__name__ in _LIBRARY_CLASSES:
+            return True, _LIBRARY_CLASSES[kind.__name__]
+        if kind.__module__ == _LIBRARY_MODULE or isinstance(obj, _TORCH_OTHERS):
+            return True, None
+        if isinstance(obj, tuple(_TORCH_MODULES)):  # a subclass: its forward may differ
+            return True, None
+        return False, None
+    if isinstance(obj, functools.partial):
+        if obj.func is F.gelu and not obj.args and obj.keywords == {"approximate": "tanh"}:
+            return True, "gelu_tanh"
+        return True, _FUNCTIONS.get(obj.func) if not (obj.args or obj.keywords) else None
+    if callable(obj):
+        try:
+            return True, _FUNCTIONS.get(obj)
+        except TypeError:  # an unhashable callable
+            return True, None
+    return False, None
 
 
 @dataclass(frozen=True)
-class Replacement:
-    """One swapped activation.
+class Site:
+    """One activation site of a model and what `convert` did with it.
 
     Attributes
     ----------
     name : str
-        Qualified name of the module (or ``module.attribute`` for a function attribute).
-    fn : str
-        The target it computes ("gelu", "gelu_tanh", "silu").
-    old, new : str
-        Short descriptions of the old and the new activation.
-    saved_bits : float
-        Bits per element the new op keeps for backward.
+        Qualified name of the module, or ``parent.attribute`` for a function attribute.
+    old : str
+        What was there.
+    fn : str or None
+        The pwlgen target it computes; None when it computes none.
+    new : str or None
+        The replacement; None when skipped.
+    reason : str or None
+        Why it was skipped; None when replaced.
+    aliases : tuple of str
+        Other names of the same module object (replaced by the same new module).
     elements_per_sample : int or None
-        Activation elements per sample at this site (measured with `example_input`).
-    bytes_saved_per_sample : float or None
-        Backward memory saved per sample: ``elements * (itemsize - saved_bits / 8)``.
+        Activation elements per sample (measured, after the swap).
+    bytes_before_per_sample, bytes_after_per_sample : float or None
+        Measured bytes saved for backward at this site per sample, before and after.
     """
 
     name: str
-    fn: str
     old: str
-    new: str
-    saved_bits: float
+    fn: str | None
+    new: str | None = None
+    reason: str | None = None
+    aliases: tuple[str, ...] = ()
     elements_per_sample: int | None = None
-    bytes_saved_per_sample: float | None = None
+    bytes_before_per_sample: float | None = None
+    bytes_after_per_sample: float | None = None
+
+    @property
+    def replaced(self) -> bool:
+        """Whether the site was replaced."""
+        return self.new is not None
+
+    @property
+    def bytes_saved_per_sample(self) -> float | None:
+        """Measured ``before - after`` (None when not measured)."""
+        if self.bytes_before_per_sample is None or self.bytes_after_per_sample is None:
+            return None
+        return self.bytes_before_per_sample - self.bytes_after_per_sample
 
 
 @dataclass(frozen=True)
 class ConversionReport:
-    """What `convert` replaced and the activation memory it saves.
+    """Every activation site `convert` found, replaced or skipped, and the memory measured.
 
     Attributes
     ----------
     to : str
-    replaced : list of Replacement
-    dtype : str
-        The activation dtype the byte counts assume.
-    bytes_saved_per_element : float
-        Per activation element: the input the original op saves minus the packed codes.
-    bytes_saved_per_sample : float or None
-        Summed over the sites, per sample (token count included), when measured.
+    sites : tuple of Site
+        In walk order.
+    batch : int or None
+        Samples of the measured batch; None when not measured.
+    total_before_per_sample, total_after_per_sample : float or None
+        Bytes the whole model saves for backward per sample (all saved tensors), measured
+        before and after.
     """
 
     to: str
-    replaced: list[Replacement] = field(default_factory=list)
-    dtype: str = "float32"
-    bytes_saved_per_element: float = 0.0
-    bytes_saved_per_sample: float | None = None
+    sites: tuple[Site, ...] = ()
+    batch: int | None = None
+    total_before_per_sample: float | None = None
+    total_after_per_sample: float | None = None
+
+    @property
+    def replaced(self) -> list[Site]:
+        """The replaced sites."""
+        return [s for s in self.sites if s.replaced]
+
+    @property
+    def skipped(self) -> list[Site]:
+        """The skipped sites."""
+        return [s for s in self.sites if not s.replaced]
+
+    @property
+    def bytes_saved_per_sample(self) -> float | None:
+        """Measured bytes saved per sample, summed over the replaced sites."""
+        if self.batch is None:
+            return None
+        return float(sum(s.bytes_saved_per_sample for s in self.replaced))
+
+    @property
+    def total_saved_per_sample(self) -> float | None:
+        """Measured whole-model ``before - after`` per sample."""
+        if self.batch is None:
+            return None
+        return self.total_before_per_sample - self.total_after_per_sample
 
     def to_dict(self) -> dict:
         """Plain-Python form (for JSON/YAML)."""
-        return {"kind": "conversion_report", **asdict(self)}
+        d = asdict(self)
+        for s, site in zip(d["sites"], self.sites, strict=True):
+            s["bytes_saved_per_sample"] = site.bytes_saved_per_sample
+        return {"kind": "conversion_report", **d,
+                "bytes_saved_per_sample": self.bytes_saved_per_sample,
+                "total_saved_per_sample": self.total_saved_per_sample}
 
     def summary(self) -> str:
-        """A few lines: one per replaced site and the total saved per sample."""
-        lines = [f"convert to {self.to}: {len(self.replaced)} activation(s) replaced"]
-        for r in self.replaced:
+        """One line per site, then the measured totals."""
+        lines = [f"convert to {self.to}: {len(self.replaced)} site(s) replaced, "
+                 f"{len(self.skipped)} skipped"]
+        for s in self.sites:
+            also = f" (also {', '.join(s.aliases)})" if s.aliases else ""
+            if not s.replaced:
+                held = ("" if s.bytes_before_per_sample is None else
+                        f" (saves {s.bytes_before_per_sample:.0f} B/sample for backward)")
+                lines.append(f"  {s.name}{also}: {s.old} skipped: {s.reason}{held}")
+                continue
             extra = ""
-            if r.bytes_saved_per_sample is not None:
-                extra = (f"  {r.elements_per_sample} elem/sample, "
-                         f"{r.bytes_saved_per_sample:.0f} B/sample saved")
-            lines.append(f"  {r.name}: {r.old} -> {r.new}{extra}")
-        if self.bytes_saved_per_sample is not None:
-            lines.append(f"  total saved: {self.bytes_saved_per_sample:.0f} B/sample "
-                         f"({self.dtype})")
+            if s.bytes_saved_per_sample is not None:
+                extra = (f"  {s.elements_per_sample} elem/sample, saved for backward "
+                         f"{s.bytes_before_per_sample:.0f} -> {s.bytes_after_per_sample:.0f} "
+                         f"B/sample")
+            lines.append(f"  {s.name}{also}: {s.old} -> {s.new}{extra}")
+        if self.batch is not None:
+            lines.append(f"  sites: {self.bytes_saved_per_sample:.0f} B/sample saved; whole "
+                         f"model: {self.total_before_per_sample:.0f} -> "
+                         f"{self.total_after_per_sample:.0f} B/sample saved for backward "
+                         f"(measured on a batch of {self.batch})")
         return "\n".join(lines)
 
-
-def _module_fn(m: nn.Module) -> str | None:
-    if type(m) is nn.GELU:
-        return "gelu_tanh" if m.approximate == "tanh" else "gelu"
-    if type(m) is nn.SiLU:
-        return "silu"
-    return _CLASS_NAMES.get(type(m).__name__)
+    __str__ = summary
 
 
-def _function_fn(value) -> str | None:
-    if value is torch.nn.functional.gelu:
-        return "gelu"
-    if value is torch.nn.functional.silu:
-        return "silu"
-    return None
+@dataclass
+class _Plan:
+    name: str
+    parent: nn.Module
+    attr: str
+    old: object
+    fn: str | None
+    aliases: list[tuple[str, nn.Module, str]] = field(default_factory=list)
+    new: nn.Module | None = None
+    reason: str | None = None
 
 
-def _factory(to: str, bits: int, objective: str, fixed, backward: str) -> Callable:
-    from .modules import FewBitActivation, ReGELU2, ReSiLU2
-
-    if to == "regelu2":
-        def make(fn):
-            if fn == "gelu":
-                return ReGELU2()
-            if fn == "silu":
-                return ReSiLU2()
-            return FewBitActivation(fn, 2, "l2")
-        return make
-    if to == "fewbit":
-        return lambda fn: FewBitActivation(fn, bits, objective)
-    from .modules import PWLActivation
-
-    def make_pwl(fn):
-        table = fixed.get(fn) if isinstance(fixed, dict) else fixed
-        if table is None:
-            raise OpError(f"convert(to='pwl') needs a FixedPWL for {fn!r} in fixed=")
-        return PWLActivation(table, backward=backward)
-    return make_pwl
+def _describe(obj) -> str:
+    if isinstance(obj, nn.Module):
+        return repr(obj)
+    if isinstance(obj, functools.partial):
+        kw = "".join(f", {k}={v!r}" for k, v in obj.keywords.items())
+        return f"partial({_describe(obj.func)}{kw})"
+    name = getattr(obj, "__name__", None)
+    if name is None:
+        return repr(obj)
+    return f"F.{name}" if getattr(F, name, None) is obj else f"torch.{name}" if getattr(
+        torch, name, None) is obj else name
 
 
-def _saved_bits(new: nn.Module, itemsize: int) -> float:
-    # a PWLActivation with the ste backward keeps its input: nothing saved
-    return float(getattr(new, "saved_bits", getattr(new, "bits", 8 * itemsize)))
+def _walk(model: nn.Module) -> list[_Plan]:
+    plans: list[_Plan] = []
+    by_id: dict[int, _Plan] = {}
+    seen: set[int] = set()
+
+    def visit(module: nn.Module, prefix: str) -> None:
+        if id(module) in seen:
+            return
+        seen.add(id(module))
+        for child_name, child in list(module._modules.items()):
+            if child is None:
+                continue
+            name = f"{prefix}.{child_name}" if prefix else child_name
+            is_site, fn = site_function(child)
+            if not is_site:
+                visit(child, name)
+            elif id(child) in by_id:
+                by_id[id(child)].aliases.append((name, module, child_name))
+            else:
+                by_id[id(child)] = _Plan(name, module, child_name, child, fn)
+                plans.append(by_id[id(child)])
+        for attr in ACTIVATION_ATTRS:
+            value = module.__dict__.get(attr)
+            if value is None or isinstance(value, nn.Module):
+                continue
+            is_site, fn = site_function(value)
+            if is_site:
+                plans.append(_Plan(f"{prefix}.{attr}" if prefix else attr, module, attr,
+                                   value, fn))
+
+    visit(model, "")
+    return plans
+
+
+def _pwl_units(fixed) -> dict:
+    from ..fixedpoint import FixedPWL
+    from ..functions import get_target
+
+    if fixed is None:
+        return {}
+    if isinstance(fixed, FixedPWL):
+        return {fixed.function: fixed}
+    if not isinstance(fixed, Mapping):
+        raise TypeError(f"fixed must be a FixedPWL or a dict of them, not {type(fixed).__name__}")
+    units = {}
+    for key, unit in fixed.items():
+        if not isinstance(unit, FixedPWL):
+            raise TypeError(f"fixed[{key!r}] must be a FixedPWL, not {type(unit).__name__}")
+        name = get_target(key).name
+        if unit.function != name:
+            raise OpError(f"fixed[{key!r}] is a FixedPWL of {unit.function!r}, not of {name!r}")
+        units[name] = unit
+    return units
+
+
+def _decide(plan: _Plan, to: str, bits: int, objective: str, units: dict,
+            backward: str) -> None:
+    from .modules import FewBitActivation, PWLActivation, ReGELU2, ReSiLU2
+
+    fn = plan.fn
+    if fn is None:
+        plan.reason = "computes no pwlgen target"
+    elif fn in _PIECEWISE_LINEAR:
+        plan.reason = f"{fn} is piecewise linear already: its exact backward needs 1 bit"
+    elif to == "regelu2":
+        if fn == "gelu":
+            plan.new = ReGELU2()
+        elif fn == "silu":
+            plan.new = ReSiLU2()
+        elif fn == "gelu_tanh":
+            plan.new = FewBitActivation(fn, 2, "l2")
+        else:
+            plan.reason = (f"no 2-bit drop-in for {fn} under to='regelu2'; "
+                           f"use to='fewbit' for a k-bit {fn}")
+    elif to == "fewbit":
+        plan.new = FewBitActivation(fn, bits, objective)
+    else:
+        plan.new = PWLActivation(units[fn], backward=backward)
+
+
+def _find_units(plans: list[_Plan], units: dict, design_missing: bool) -> None:
+    # every site's function first: a mismatch is reported before any module is built
+    for plan in plans:
+        fn = plan.fn
+        if fn is None or fn in _PIECEWISE_LINEAR or fn in units:
+            continue
+        if not design_missing:
+            have = ", ".join(repr(k) for k in units) or "none"
+            raise OpError(f"site {plan.name!r} computes {fn!r} but fixed= has no FixedPWL "
+                          f"of it (it has {have}); pass one as fixed={{{fn!r}: ...}} or "
+                          f"design_missing=True")
+        from ..fixedpoint import design
+
+        units[fn] = design(fn, symmetry="none")  # PWLActivation has no fold yet
+
+
+def _install(parent: nn.Module, attr: str, value) -> None:
+    if attr in parent._modules and isinstance(value, nn.Module):
+        parent._modules[attr] = value  # in place: a Sequential keeps its order
+        return
+    parent._modules.pop(attr, None)
+    parent.__dict__.pop(attr, None)
+    setattr(parent, attr, value)
+
+
+class _Scope(nn.Module):
+    # stands in for a function attribute while the original model is measured
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *args, **kwargs):
+        return self.fn(*args, **kwargs)
+
+
+def _measure(model, inputs, plans: list[_Plan]):
+    scopes = {}
+    swapped = []
+    try:
+        for p in plans:
+            if isinstance(p.old, nn.Module):
+                scopes[p.name] = p.parent._modules[p.attr]
+            else:
+                current = p.parent.__dict__.get(p.attr, p.parent._modules.get(p.attr))
+                if isinstance(current, nn.Module):
+                    scopes[p.name] = current
+                else:
+                    scopes[p.name] = _Scope(current)
+                    _install(p.parent, p.attr, scopes[p.name])
+                    swapped.append((p.parent, p.attr, current))
+        return memory_report(model, inputs, scopes)
+    finally:
+        for parent, attr, value in swapped:
+            _install(parent, attr, value)
 
 
 def convert(
@@ -158,30 +409,35 @@ def convert(
     bits: int = 2,
     objective: str = "l2",
     fixed=None,
+    design_missing: bool = False,
     backward: str = "slope",
-    example_input=None,
-    dtype: torch.dtype | None = None,
+    measure=None,
 ) -> ConversionReport:
-    """Replace the GELU / SiLU activations of `model` in place and report the memory saved.
+    """Replace the activations of `model` in place; report every site, with measured memory.
 
     Parameters
     ----------
     model : nn.Module
-        Changed in place.
+        Changed in place (only its activation sites).
     to : {"regelu2", "fewbit", "pwl"}
-        ReGELU2 / ReSiLU2 (2 bits), `FewBitActivation` (`bits`, `objective`) or the
-        hardware-faithful `PWLActivation` (needs `fixed`).
+        ``"regelu2"``: ReGELU2 / ReSiLU2 (2 bits; a 2-bit tanh-GELU for tanh-GELU sites);
+        ``"fewbit"``: `FewBitActivation` (`bits`, `objective`) for every site with a smooth
+        pwlgen target; ``"pwl"``: the hardware-faithful `PWLActivation` of each site's
+        function (see `fixed`).
     bits, objective
         For ``to="fewbit"``.
     fixed : FixedPWL or dict of str to FixedPWL
-        For ``to="pwl"``: the table (or one per target name: "gelu", "silu", ...).
+        For ``to="pwl"``: the unit(s); each site gets the unit of the function it computes.
+    design_missing : bool
+        For ``to="pwl"``: design (`pwlgen.fixedpoint.design`, defaults) a unit for each
+        function `fixed` lacks (unfolded: ``symmetry="none"``) instead of refusing.
     backward : {"slope", "ste"}
         For ``to="pwl"``.
-    example_input : Tensor or tuple of Tensor, optional
-        One batch (first dimension = samples): when given, the model runs once without
-        grad after the swap to count the activation elements per sample at each site.
-    dtype : torch.dtype, optional
-        Activation dtype for the byte counts (default: the model's first floating parameter's).
+    measure : Tensor, tuple of Tensor or dict, optional
+        Example inputs of one forward (first dimension = samples). When given, the model
+        runs forward once before and once after the swap under saved-tensor hooks
+        (`memory_report`), and the report holds the bytes saved for backward per site and
+        in total.
 
     Returns
     -------
@@ -190,70 +446,50 @@ def convert(
     Raises
     ------
     OpError
-        For an unknown `to`, or ``to="pwl"`` without a table for a target found.
+        For an unknown `to`, or ``to="pwl"`` with a site whose function has no unit; the
+        model is unchanged then.
+
+    Examples
+    --------
+    >>> import torch
+    >>> m = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.GELU(), torch.nn.Mish())
+    >>> r = convert(m, to="regelu2")
+    >>> [(s.name, s.replaced) for s in r.sites]
+    [('1', True), ('2', False)]
     """
     if to not in TARGETS:
         raise OpError(f"to must be one of {', '.join(TARGETS)}, not {to!r}")
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, not {type(model).__name__}")
-    make = _factory(to, bits, objective, fixed, backward)
-    if dtype is None:
-        dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()),
-                     torch.float32)
-    itemsize = torch.empty((), dtype=dtype).element_size()
-    sites: list[tuple[str, nn.Module, str, str]] = []  # (name, new module, fn, old)
-
-    for parent_name, parent in list(model.named_modules()):
-        for child_name, child in list(parent.named_children()):
-            fn = _module_fn(child)
-            if fn is None:
-                continue
-            new = make(fn)
-            setattr(parent, child_name, new)
-            full = f"{parent_name}.{child_name}" if parent_name else child_name
-            sites.append((full, new, fn, repr(child)))
-        for attr in ACTIVATION_ATTRS:
-            value = parent.__dict__.get(attr)
-            fn = _function_fn(value)
-            if fn is None:
-                continue
-            new = make(fn)
-            setattr(parent, attr, new)  # a Module attribute: registered as a child
-            if hasattr(parent, "activation_relu_or_gelu"):
-                parent.activation_relu_or_gelu = 0  # the fused fast path assumes F.gelu
-            full = f"{parent_name}.{attr}" if parent_name else attr
-            sites.append((full, new, fn, f"F.{value.__name__}"))
-
-    counts = _count_elements(model, [s[1] for s in sites], example_input)
-    replaced = []
-    for (name, new, fn, old), count in zip(sites, counts, strict=True):
-        sb = _saved_bits(new, itemsize)
-        saved = None if count is None else count * (itemsize - sb / 8.0)
-        replaced.append(Replacement(name, fn, old, repr(new), sb, count, saved))
-    per_elem = itemsize - (replaced[0].saved_bits / 8.0 if replaced else 0.0)
-    total = None
-    if example_input is not None:
-        total = float(sum(r.bytes_saved_per_sample or 0.0 for r in replaced))
-    return ConversionReport(to, replaced, str(dtype).removeprefix("torch."), per_elem, total)
-
-
-def _count_elements(model, modules, example_input) -> list[int | None]:
-    if example_input is None:
-        return [None] * len(modules)
-    inputs = example_input if isinstance(example_input, tuple) else (example_input,)
-    batch = int(inputs[0].shape[0]) if inputs[0].dim() else 1
-    if batch < 1:
-        raise PwlgenError("example_input needs at least one sample (first dimension)")
-    seen: dict[int, int] = {}
-    hooks = []
-    for i, m in enumerate(modules):
-        def hook(mod, args, out, i=i):
-            seen[i] = seen.get(i, 0) + args[0].numel()
-        hooks.append(m.register_forward_hook(hook))
-    try:
-        with torch.no_grad():
-            model(*inputs)
-    finally:
-        for h in hooks:
-            h.remove()
-    return [seen.get(i, 0) // batch for i in range(len(modules))]
+    plans = _walk(model)
+    units = _pwl_units(fixed) if to == "pwl" else {}
+    if to == "pwl":
+        _find_units(plans, units, design_missing)
+    for p in plans:
+        _decide(p, to, bits, objective, units, backward)
+    before = None if measure is None else _measure(model, measure, plans)
+    for p in plans:
+        if p.new is None:
+            continue
+        for _, parent, attr in [(p.name, p.parent, p.attr), *p.aliases]:
+            _install(parent, attr, p.new)
+        if hasattr(p.parent, "activation_relu_or_gelu") and not isinstance(p.old, nn.Module):
+            p.parent.activation_relu_or_gelu = 0  # the fused fast path assumes F.gelu / F.relu
+    after = None if measure is None else _measure(model, measure, plans)
+    sites = []
+    for p in plans:
+        m = {}
+        if before is not None:
+            m = dict(
+                elements_per_sample=after.scope_elements[p.name] // after.batch,
+                bytes_before_per_sample=before.per_sample(before.scope_bytes[p.name]),
+                bytes_after_per_sample=after.per_sample(after.scope_bytes[p.name]),
+            )
+        sites.append(Site(p.name, _describe(p.old), p.fn,
+                          None if p.new is None else repr(p.new), p.reason,
+                          tuple(a[0] for a in p.aliases), **m))
+    if before is None:
+        return ConversionReport(to, tuple(sites))
+    return ConversionReport(to, tuple(sites), before.batch,
+                            before.per_sample(before.total_bytes),
+                            after.per_sample(after.total_bytes))

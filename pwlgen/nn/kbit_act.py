@@ -18,7 +18,11 @@ implementation launches the Triton kernels on CUDA tensors (and on CPU tensors w
 ``TRITON_INTERPRET=1``), else runs the pure-torch reference.
 
 NaN / Inf: a NaN input gives a NaN output and code 0 (it compares false with every knot);
-its gradient is ``grad * levels[0]``. ``-inf`` has code 0 and ``+inf`` code ``2**k - 1``.
+its gradient is ``grad * levels[0]``. ``f(-inf)`` and ``f(+inf)`` are f's limits (gelu,
+silu: 0 and +inf) on every path; ``-inf`` has code 0 and ``+inf`` code ``2**k - 1``.
+
+Layout: a dense input in any dimension order (``channels_last``) keeps its strides in the
+output and in the gradient; any other input is copied contiguous once.
 """
 
 from __future__ import annotations
@@ -163,6 +167,9 @@ if triton is not None:
                 y = 0.5 * x * (1.0 + tl.erf(x * 0.7071067811865476))
             else:  # SiLU: x * sigmoid(x)
                 y = x * tl.sigmoid(x)
+            # the limits f(-inf) = 0, f(+inf) = +inf (IEEE gives -inf * 0 = NaN)
+            y = tl.where(x == float("-inf"), 0.0, y)
+            y = tl.where(x == float("inf"), x, y)
             tl.store(Y_ptr + offs, y.to(Y_ptr.dtype.element_ty), mask=mask)
         # code = number of knots strictly below x (NaN compares false: code 0)
         code = tl.zeros([GROUPS, 8], dtype=tl.int64)
@@ -197,24 +204,32 @@ def _grid(n: int) -> tuple[int]:
 def kbit_act_forward(
     x: torch.Tensor, knots, bits: int, fn: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Launch the forward: ``(f(x), packed codes)``; see the module docstring."""
-    xc = x.contiguous()
-    n = xc.numel()
+    """Launch the forward: ``(f(x), packed codes)``; see the module docstring.
+
+    The output has x's strides when x is dense in any dimension order (``channels_last``
+    in, ``channels_last`` out); the codes follow its elements in memory order.
+    """
+    y = torch.empty_like(x)  # keeps a dense layout, as the fake implementation does
+    order = ref.memory_order(y)
+    xm = x.permute(order).contiguous()  # a view (no copy) when x is dense like y
+    ym = y.permute(order)
+    n = xm.numel()
     codes = torch.empty(packed_size(n, bits), dtype=torch.uint8, device=x.device)
-    fused = FUSED_FUNCTIONS.get(fn, 0)
     if n == 0:
-        return x.new_empty(x.shape), codes
-    if not use_triton(xc):
-        y, codes = ref.kbit_forward(xc, _table(tuple(knots), str(x.device)), bits, fn)
         return y, codes
+    table = _table(tuple(knots), str(x.device))
+    if not use_triton(xm):
+        yr, codes = ref.kbit_forward(xm, table, bits, fn)
+        ym.copy_(yr)
+        return y, codes
+    fused = FUSED_FUNCTIONS.get(fn, 0)
     # without a fused f, the kernel writes codes only (Y_ptr is never touched)
-    y = torch.empty(x.shape, dtype=x.dtype, device=x.device) if fused else xc
     _kbit_act_fwd_kernel[_grid(n)](
-        xc, y, codes, _table(tuple(knots), str(x.device)), n, codes.numel(),
+        xm, ym if fused else xm, codes, table, n, codes.numel(),
         BITS=bits, N_KNOTS=len(knots), FN=fused, GROUPS=_GROUPS,
     )
     if not fused:
-        y = ref.exact_forward(xc, fn)
+        ym.copy_(ref.exact_forward(xm, fn))
     return y, codes
 
 
@@ -282,7 +297,7 @@ def _kbit_act_op(
 @_kbit_act_op.register_fake
 def _(x, knots, levels, bits, fn):
     n = x.numel()
-    return x.new_empty(x.shape), x.new_empty(((bits * n + 7) // 8,), dtype=torch.uint8)
+    return torch.empty_like(x), x.new_empty(((bits * n + 7) // 8,), dtype=torch.uint8)
 
 
 def _setup_context(ctx, inputs, output):
@@ -291,12 +306,15 @@ def _setup_context(ctx, inputs, output):
     ctx.save_for_backward(output[1])
     ctx.levels = levels
     ctx.bits = bits
+    ctx.order = ref.memory_order(output[0])
 
 
 def _backward(ctx, grad_y, grad_codes):
     (codes,) = ctx.saved_tensors
-    dx = torch.ops.pwlgen.kbit_act_backward(grad_y, codes, ctx.levels, ctx.bits)
-    return dx, None, None, None, None
+    # the codes follow y's memory order: bring grad into it, and dx back to y's layout
+    g = grad_y.permute(ctx.order)
+    dx = torch.ops.pwlgen.kbit_act_backward(g, codes, ctx.levels, ctx.bits)
+    return dx.permute(ref.inverse_order(ctx.order)), None, None, None, None
 
 
 _kbit_act_op.register_autograd(_backward, setup_context=_setup_context)
@@ -308,7 +326,8 @@ def kbit_activation(x: torch.Tensor, knots, levels, bits: int, fn: str) -> torch
     Parameters
     ----------
     x : Tensor, float32 / float16 / bfloat16
-        Any shape and strides (a non-contiguous x is copied once).
+        Any shape and strides (a dense x in any dimension order is read in place, any
+        other x is copied once).
     knots : sequence of float, 2**bits - 1 values, strictly increasing
     levels : sequence of float, 2**bits values
         The slope of the PWL on each piece, left tail first.
@@ -321,7 +340,8 @@ def kbit_activation(x: torch.Tensor, knots, levels, bits: int, fn: str) -> torch
     Returns
     -------
     Tensor
-        f(x), same shape and dtype as x (contiguous). NaN in gives NaN out (code 0).
+        f(x), same shape, dtype and (dense) strides as x. NaN in gives NaN out (code 0);
+        +-inf give f's limits.
 
     Raises
     ------

@@ -179,11 +179,9 @@ class PWLActivation(torch.nn.Module):
         self.fixed = fixed
         self.backward = backward
         self._args = fixed_spec(fixed)
-        if backward == "slope":
-            self.saved_bits = self._args["spec"][9]
-            if fixed.n_segments > 256:
-                raise OpError(f"the slope backward packs at most 256 segments, not "
-                              f"{fixed.n_segments}; use backward='ste'")
+        if backward == "slope" and fixed.n_segments > 256:
+            raise OpError(f"the slope backward packs at most 256 segments, not "
+                          f"{fixed.n_segments}; use backward='ste'")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The unit's output for x, in x's dtype."""

@@ -24,7 +24,10 @@ Backward, selectable:
   straight-through stand-in for f. Saves x.
 
 NaN in gives NaN out; a NaN is quantised as the smallest input code (segment 0).
-+-inf saturate to the end codes.
++-inf saturate to the end codes, as in the hardware (the unit's output there, not f's
+limit); the ``"ste"`` gradient at +-inf is the slope of f's asymptote.
+
+Layout: a dense input in any dimension order (``channels_last``) keeps its strides.
 """
 
 from __future__ import annotations
@@ -44,7 +47,14 @@ from .kbit_act import (
     triton,
     use_triton,
 )
-from .reference import OpError, pack_codes, packed_size
+from .reference import (
+    OpError,
+    grad_with_limits,
+    inverse_order,
+    memory_order,
+    pack_codes,
+    packed_size,
+)
 
 if triton is not None:
     import triton.language as tl
@@ -77,11 +87,19 @@ def fixed_spec(fixed) -> dict:
     ------
     TypeError
         When `fixed` is not a FixedPWL.
+    OpError
+        For a folded unit: the op's integer path has no fold yet, and would not be
+        bit-exact with the golden model.
     """
     from ..fixedpoint import FixedPWL
 
     if not isinstance(fixed, FixedPWL):
         raise TypeError(f"fixed must be a FixedPWL, not {type(fixed).__name__}")
+    if fixed.fold != "none":
+        # TODO(issue 14): the fold/unfold stages join the integer path (lead); until then,
+        # refuse rather than compute something the chip does not
+        raise OpError(f"PWLActivation computes unfolded units only, not the {fixed.fold!r} "
+                      f"fold of this {fixed.function!r} unit; design it with symmetry='none'")
     s = fixed.n_segments
     bits = _seg_bits(s) if s <= _MAX_SEGMENTS else 8
     spec = [
@@ -204,23 +222,27 @@ if triton is not None:
 
 
 def _forward_impl(x, breakpoints, slopes, intercepts, spec, save_seg):
-    in_frac, in_min, in_max, ishift, oshift, out_frac, out_min, out_max, rnd, bits = spec
-    xc = x.contiguous()
-    n = xc.numel()
+    bits = spec[9]
+    y = torch.empty_like(x)  # keeps a dense layout (channels_last), as the fake does
+    order = memory_order(y)
+    xm = x.permute(order).contiguous()  # a view (no copy) when x is dense like y
+    ym = y.permute(order)
+    n = xm.numel()
     nbytes = packed_size(n, bits) if save_seg else 0
     if n == 0:
-        return x.new_empty(x.shape), torch.empty(nbytes, dtype=torch.uint8, device=x.device)
-    if not use_triton(xc):
-        y, seg = _reference_impl(xc, breakpoints, slopes, intercepts, spec)
+        return y, torch.empty(nbytes, dtype=torch.uint8, device=x.device)
+    if not use_triton(xm):
+        yr, seg = _reference_impl(xm, breakpoints, slopes, intercepts, spec)
+        ym.copy_(yr)
         codes = pack_codes(seg, bits) if save_seg else torch.empty(0, dtype=torch.uint8,
                                                                    device=x.device)
         return y, codes
-    y = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    in_frac, in_min, in_max, ishift, oshift, out_frac, out_min, out_max, rnd, _ = spec
     codes = torch.empty(nbytes, dtype=torch.uint8, device=x.device)
     dev = str(x.device)
     bp = _int_table(tuple(breakpoints) or (0,), dev)
     _pwl_act_fwd_kernel[_grid(n)](
-        xc, y, codes if save_seg else y, bp, _int_table(tuple(slopes), dev),
+        xm, ym, codes if save_seg else ym, bp, _int_table(tuple(slopes), dev),
         _int_table(tuple(intercepts), dev), n, nbytes,
         math.ldexp(1.0, in_frac), in_min, in_max, math.ldexp(1.0, -out_frac), out_min, out_max,
         N_BP=len(breakpoints), ISHIFT=ishift, OSHIFT=oshift, ROUND=rnd, SEG_BITS=bits,
@@ -259,15 +281,18 @@ def _pwl_act_op(
 @_pwl_act_op.register_fake
 def _(x, breakpoints, slopes, intercepts, spec, grad_slopes, fn, backward):
     nbytes = (spec[9] * x.numel() + 7) // 8 if backward == "slope" else 0
-    return x.new_empty(x.shape), x.new_empty((nbytes,), dtype=torch.uint8)
+    return torch.empty_like(x), x.new_empty((nbytes,), dtype=torch.uint8)
 
 
 @torch.library.custom_op("pwlgen::target_grad", mutates_args=())
 def _target_grad_op(grad: torch.Tensor, x: torch.Tensor, fn: str) -> torch.Tensor:
     _check_dtype("grad", grad)
     # the op body runs below the autograd dispatch key: torch.func carries its own
-    _, vjp = torch.func.vjp(torch_function(fn), x.detach().float())
-    return vjp(grad.float())[0].to(grad.dtype)
+    xf = x.detach().float()
+    _, vjp = torch.func.vjp(torch_function(fn), xf)
+    # f'(+-inf) is the slope of f's asymptote there (autograd gives NaN)
+    g = grad.float()
+    return grad_with_limits(xf, g, vjp(g)[0], fn).to(grad.dtype)
 
 
 @_target_grad_op.register_fake
@@ -281,6 +306,7 @@ def _setup_context(ctx, inputs, output):
     ctx.fn = fn
     ctx.bits = spec[9]
     ctx.grad_slopes = grad_slopes
+    ctx.order = memory_order(output[0])
     # slope: only the packed segment index; ste: the input itself
     ctx.save_for_backward(output[1] if backward == "slope" else x)
 
@@ -288,7 +314,10 @@ def _setup_context(ctx, inputs, output):
 def _backward(ctx, grad_y, grad_codes):
     (saved,) = ctx.saved_tensors
     if ctx.backward_mode == "slope":
-        dx = torch.ops.pwlgen.pwl_act_backward(grad_y, saved, ctx.grad_slopes, ctx.bits)
+        # the segment codes follow y's memory order: grad into it, dx back to y's layout
+        dx = torch.ops.pwlgen.pwl_act_backward(grad_y.permute(ctx.order), saved,
+                                               ctx.grad_slopes, ctx.bits)
+        dx = dx.permute(inverse_order(ctx.order))
     else:
         dx = torch.ops.pwlgen.target_grad(grad_y, saved, ctx.fn)
     return dx, None, None, None, None, None, None, None

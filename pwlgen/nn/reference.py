@@ -21,10 +21,21 @@ Packing (k bits per element, k in 1..4)
       ``8g + r`` at bits ``3r .. 3r+2`` of word g); elements 2 and 5 of a group straddle
       two bytes (bits 6-7 of byte 0 + bit 0 of byte 1; bit 7 of byte 1 + bits 0-1 of
       byte 2).
+
+Non-finite inputs
+    ``f(+-inf)`` is f's mathematical limit, taken from the target's asymptotes (0 or a
+    constant for a flat side, +-inf for a sloped one; f's own value where there is no
+    asymptote): gelu and silu give ``f(-inf) = 0``, ``f(+inf) = +inf``. NaN gives NaN.
+
+Element order
+    Codes follow the elements in *memory* order: a dense tensor in any dimension order
+    (``channels_last`` ...) is read where it lies and its output gets the same strides;
+    `memory_order` gives that order.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -36,6 +47,12 @@ __all__ = [
     "MAX_BITS",
     "FUSED_FUNCTIONS",
     "packed_size",
+    "memory_order",
+    "inverse_order",
+    "limits",
+    "with_limits",
+    "slope_limits",
+    "grad_with_limits",
     "kbit_codes",
     "pack_codes",
     "unpack_codes",
@@ -54,6 +71,72 @@ FUSED_FUNCTIONS = {"gelu": 1, "silu": 2}
 def packed_size(n: int, bits: int) -> int:
     """Bytes of the packed code buffer for `n` elements of `bits` bits: ``ceil(bits*n/8)``."""
     return (bits * n + 7) // 8
+
+
+def memory_order(t: torch.Tensor) -> list[int]:
+    """Dimension order p with ``t.permute(p)`` contiguous: t's memory order (identity if none).
+
+    A dense tensor in any dimension order (``channels_last``, a transpose) gets the order
+    its elements lie in memory; any other tensor gets the identity (it is copied contiguous).
+    """
+    p = sorted(range(t.dim()), key=lambda d: (-t.stride(d), d))
+    return p if t.permute(p).is_contiguous() else list(range(t.dim()))
+
+
+def inverse_order(p: list[int]) -> list[int]:
+    """The permutation that undoes `p`."""
+    inv = [0] * len(p)
+    for i, d in enumerate(p):
+        inv[d] = i
+    return inv
+
+
+@functools.lru_cache(maxsize=64)
+def limits(fn: str) -> tuple[float | None, float | None]:
+    """``(f(-inf), f(+inf))`` from the target's asymptotes; None where f has none."""
+    from ..functions import get_target
+
+    t = get_target(fn)
+
+    def side(a, sign):
+        if a is None:
+            return None
+        if a.slope == 0.0:
+            return float(a.intercept)
+        return math.copysign(math.inf, a.slope * sign)
+
+    return side(t.left, -1.0), side(t.right, 1.0)
+
+
+def with_limits(x: torch.Tensor, y: torch.Tensor, fn: str) -> torch.Tensor:
+    """`y` with f's limits at x = -inf and x = +inf (``f(x)`` in IEEE maths gives NaN there)."""
+    lo, hi = limits(fn)
+    if lo is not None:
+        y = torch.where(x == -math.inf, torch.full_like(y, lo), y)
+    if hi is not None:
+        y = torch.where(x == math.inf, torch.full_like(y, hi), y)
+    return y
+
+
+@functools.lru_cache(maxsize=64)
+def slope_limits(fn: str) -> tuple[float | None, float | None]:
+    """``(f'(-inf), f'(+inf))``: the slopes of f's asymptotes; None where f has none."""
+    from ..functions import get_target
+
+    t = get_target(fn)
+    return (None if t.left is None else float(t.left.slope),
+            None if t.right is None else float(t.right.slope))
+
+
+def grad_with_limits(x: torch.Tensor, grad: torch.Tensor, dx: torch.Tensor,
+                     fn: str) -> torch.Tensor:
+    """`dx` (``grad * f'(x)``) with ``grad * f'(+-inf)`` where x is infinite."""
+    lo, hi = slope_limits(fn)
+    if lo is not None:
+        dx = torch.where(x == -math.inf, grad * lo, dx)
+    if hi is not None:
+        dx = torch.where(x == math.inf, grad * hi, dx)
+    return dx
 
 
 def kbit_codes(x: torch.Tensor, knots: torch.Tensor) -> torch.Tensor:
@@ -98,7 +181,7 @@ def unpack_codes(packed: torch.Tensor, bits: int, n: int) -> torch.Tensor:
 
 
 def exact_forward(x: torch.Tensor, fn: str) -> torch.Tensor:
-    """The exact target f(x), computed in fp32 and returned in x's dtype."""
+    """The exact target f(x), computed in fp32 and returned in x's dtype (limits at +-inf)."""
     xf = x.float()
     if fn == "gelu":
         y = torch.nn.functional.gelu(xf)
@@ -108,7 +191,7 @@ def exact_forward(x: torch.Tensor, fn: str) -> torch.Tensor:
         from .kbit_act import torch_function
 
         y = torch_function(fn)(xf)
-    return y.to(x.dtype)
+    return with_limits(xf, y, fn).to(x.dtype)
 
 
 def kbit_forward(

@@ -286,3 +286,49 @@ def test_gpu_fused_forward_backward_smoke():
         act(x).sum().backward()
     torch.cuda.synchronize()
     assert x.grad is not None
+
+
+# The mathematical limits f(-inf), f(+inf) (the table in docs/nn.md).
+LIMITS = {"gelu": (0.0, math.inf), "silu": (0.0, math.inf), "tanh": (-1.0, 1.0),
+          "mish": (0.0, math.inf)}
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("path", ["triton", "reference"])
+@pytest.mark.parametrize("fn", sorted(LIMITS))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_infinities_give_the_functions_limits_on_every_path(fn, path, dtype, monkeypatch):
+    if path == "reference":
+        monkeypatch.setenv("TRITON_INTERPRET", "0")
+    knots, levels = _tables(2)
+    x = torch.tensor([float("-inf"), float("inf"), float("nan"), 1.0], dtype=dtype)
+    assert ka.use_triton(x) == (path == "triton")
+    y = kbit_activation(x, knots, levels, 2, fn)
+    assert y[:2].tolist() == list(LIMITS[fn])
+    assert math.isnan(y[2]) and math.isfinite(y[3])
+
+
+def _channels_last(shape=(2, 3, 5, 7)):
+    return (torch.randn(shape) * 3).to(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize("bits", [2, 3])
+def test_channels_last_in_gives_channels_last_out_and_gradient(bits):
+    knots, levels = _tables(bits)
+    x = _channels_last().requires_grad_(True)
+    x2 = x.detach().contiguous().requires_grad_(True)
+    g = torch.randn(x.shape)
+    y = kbit_activation(x, knots, levels, bits, "silu")
+    y2 = kbit_activation(x2, knots, levels, bits, "silu")
+    assert y.stride() == x.stride() and y.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(y, y2)
+    y.backward(g)
+    y2.backward(g)
+    assert x.grad.stride() == x.stride()
+    assert torch.equal(x.grad, x2.grad)
+
+
+def test_opcheck_passes_on_a_channels_last_input():
+    knots, levels = _tables(2)
+    x = _channels_last().requires_grad_(True)
+    torch.library.opcheck(torch.ops.pwlgen.kbit_act, (x, knots, levels, 2, "gelu"))

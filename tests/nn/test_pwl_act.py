@@ -15,7 +15,7 @@ from pwlgen.nn.reference import unpack_codes
 
 @pytest.fixture(scope="module")
 def gelu_unit():
-    return design("gelu", n_segments=8)
+    return design("gelu", n_segments=8, symmetry="none")
 
 
 def _with_rounding(fx, rounding):
@@ -171,3 +171,39 @@ def test_gpu_forward_is_bit_exact_with_the_golden_model(gelu_unit, dtype):
     y = pwl_activation(x.cuda(), gelu_unit).cpu()
     want = torch.from_numpy(_golden(gelu_unit, x.float()) * 2.0**-gelu_unit.out_fmt.frac_bits)
     assert torch.equal(y, want.float().to(dtype))
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("path", ["triton", "reference"])
+def test_infinities_saturate_on_every_path_and_ste_gradient_is_the_asymptote_slope(
+        gelu_unit, path, monkeypatch):
+    if path == "reference":
+        monkeypatch.setenv("TRITON_INTERPRET", "0")
+    x = torch.tensor([float("-inf"), float("inf")], requires_grad=True)
+    y = pwl_activation(x, gelu_unit, "ste")
+    lsb = 2.0**-gelu_unit.out_fmt.frac_bits
+    ends = gelu_unit.evaluate([gelu_unit.in_fmt.min_code, gelu_unit.in_fmt.max_code]) * lsb
+    assert y.tolist() == ends.tolist()
+    y.sum().backward()
+    assert x.grad.tolist() == [0.0, 1.0]  # gelu'(-inf), gelu'(+inf)
+
+
+@pytest.mark.parametrize("backward", ["slope", "ste"])
+def test_channels_last_layout_is_kept(gelu_unit, backward):
+    x = (torch.randn(2, 3, 5, 7) * 3).to(memory_format=torch.channels_last).requires_grad_(True)
+    x2 = x.detach().contiguous().requires_grad_(True)
+    g = torch.randn(x.shape)
+    y, y2 = pwl_activation(x, gelu_unit, backward), pwl_activation(x2, gelu_unit, backward)
+    assert y.stride() == x.stride() and torch.equal(y, y2)
+    y.backward(g)
+    y2.backward(g)
+    assert x.grad.stride() == x.stride()
+    torch.testing.assert_close(x.grad, x2.grad)  # ste: f' by autograd, rounding may differ
+
+
+def test_a_folded_unit_is_refused_in_one_line():
+    folded = design("gelu", symmetry="residual")
+    msg = (r"^PWLActivation computes unfolded units only, not the 'residual' fold of this "
+           r"'gelu' unit; design it with symmetry='none'$")
+    with pytest.raises(OpError, match=msg):
+        PWLActivation(folded)

@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     data = make_data(args.seed)
     base = nn.Sequential(nn.Linear(64, 128), nn.GELU(), nn.Linear(128, 128), nn.GELU(),
                          nn.Linear(128, 10))
-    unit = design("gelu", n_segments=16, symmetry="none")
+    unit = design("gelu", n_segments=16)
     results = {}
     for name in ("GELU", "ReGELU2", "hardware"):
         model = copy.deepcopy(base)  # same initial weights for all three

@@ -5,9 +5,11 @@ and a dequantiser):
 
 1. ``x_code = clip(round_half_even(x * 2**in_frac), in_min, in_max)`` (x upcast to fp32,
    exact for fp16 / bf16 / fp32 inputs);
-2. ``seg = #{breakpoints <= x_code}`` (``searchsorted(..., "right")``);
-3. ``acc = slopes[seg] * x_code + (intercepts[seg] << (acc_frac - intercept_frac))``;
-4. ``y_code = clip(round_shift(acc, acc_frac - out_frac, rounding), out_min, out_max)``;
+2. ``v = x_code``, or ``-|x_code|`` for a folded unit; ``seg = #{breakpoints <= v}``
+   (``searchsorted(..., "right")``);
+3. ``acc = slopes[seg] * v + (intercepts[seg] << (acc_frac - intercept_frac))``;
+4. ``y_code = clip(round_shift(acc, acc_frac - out_frac, rounding), out_min, out_max)``,
+   then for a folded unit and x > 0 the unfold (-y, C - y, y, y + relu(x)), clipped again;
 5. ``y = float32(y_code) * 2**-out_frac``, stored in x's dtype.
 
 So ``y * 2**out_frac == FixedPWL.evaluate(in_fmt.from_real(x))`` bit for bit whenever the
@@ -17,9 +19,10 @@ value rounded to the dtype).
 Backward, selectable:
 
 - ``"slope"``: ``grad * slopes[seg] * 2**-slope_frac`` (the slope of the unit's segment,
-  the quantisers passed straight through); saves only the packed segment index,
-  ``ceil(b*n/8)`` bytes with b the smallest of 1, 2, 4, 8 bits holding the segment count
-  (at most 256 segments);
+  the quantisers passed straight through; for a folded unit at x > 0 the unfolded slope:
+  slope, slope, -slope or 1 - slope); saves only the packed segment index (plus the segment
+  count for x > 0 in a folded unit), ``ceil(b*n/8)`` bytes with b the smallest of 1, 2, 4, 8
+  bits holding those codes (at most 256);
 - ``"ste"``: ``grad * f'(x)``, f the unit's target function: the whole unit is a
   straight-through stand-in for f. Saves x.
 
@@ -67,6 +70,8 @@ __all__ = ["BACKWARD_MODES", "fixed_spec", "load_fixed", "pwl_activation", "pwl_
 
 BACKWARD_MODES = ("slope", "ste")
 _ROUNDING_IDS = {"nearest-even": 0, "nearest-away": 1, "truncate": 2}
+_FOLD_IDS = {"none": 0, "odd": 1, "point": 2, "even": 3, "residual": 4}
+_SPEC_LEN = 14
 _MAX_SEGMENTS = 256
 
 
@@ -88,26 +93,30 @@ def fixed_spec(fixed) -> dict:
     TypeError
         When `fixed` is not a FixedPWL.
     OpError
-        For a folded unit: the op's integer path has no fold yet, and would not be
-        bit-exact with the golden model.
+        When the unit has more segments than the slope backward packs (with a fold: twice
+        its segments, one set per side of 0).
     """
     from ..fixedpoint import FixedPWL
 
     if not isinstance(fixed, FixedPWL):
         raise TypeError(f"fixed must be a FixedPWL, not {type(fixed).__name__}")
-    if fixed.fold != "none":
-        # TODO(issue 14): the fold/unfold stages join the integer path (lead); until then,
-        # refuse rather than compute something the chip does not
-        raise OpError(f"PWLActivation computes unfolded units only, not the {fixed.fold!r} "
-                      f"fold of this {fixed.function!r} unit; design it with symmetry='none'")
     s = fixed.n_segments
-    bits = _seg_bits(s) if s <= _MAX_SEGMENTS else 8
+    # a folded unit's derivative also depends on the side of 0: code = seg (+ S for x > 0)
+    n_codes = 2 * s if fixed.folded else s
+    bits = _seg_bits(n_codes) if n_codes <= _MAX_SEGMENTS else 8
     spec = [
         fixed.in_fmt.frac_bits, fixed.in_fmt.min_code, fixed.in_fmt.max_code,
         fixed.intercept_shift, fixed.out_shift, fixed.out_fmt.frac_bits,
         fixed.out_fmt.min_code, fixed.out_fmt.max_code, _ROUNDING_IDS[fixed.rounding], bits,
+        _FOLD_IDS[fixed.fold], fixed.fold_center, max(fixed.relu_shift, 0), s,
     ]
     grad_slopes = [math.ldexp(float(v), -fixed.slope_frac_bits) for v in fixed.slopes]
+    if fixed.folded:
+        # d/dx of the unfold at x > 0, with g' = slope at v = -x:
+        # -g(-x) -> slope, C - g(-x) -> slope, g(-x) -> -slope, g(-x) + x -> 1 - slope
+        mirror = {"odd": lambda m: m, "point": lambda m: m, "even": lambda m: -m,
+                  "residual": lambda m: 1.0 - m}[fixed.fold]
+        grad_slopes += [mirror(m) for m in grad_slopes]
     grad_slopes += [0.0] * (2**bits - len(grad_slopes))
     return {
         "breakpoints": [int(v) for v in fixed.breakpoints],
@@ -128,12 +137,18 @@ def _quantize_codes(x: torch.Tensor, in_frac: int, in_min: int, in_max: int) -> 
 
 
 def pwl_forward_reference(x: torch.Tensor, fixed) -> tuple[torch.Tensor, torch.Tensor]:
-    """Reference forward through ``FixedPWL.evaluate`` itself: ``(y, segment index)``."""
+    """Reference forward through ``FixedPWL.evaluate`` itself: ``(y, backward code)``.
+
+    The code is the segment index, plus the segment count for x > 0 in a folded unit.
+    """
     codes = _quantize_codes(x, fixed.in_fmt.frac_bits, fixed.in_fmt.min_code,
                             fixed.in_fmt.max_code)
     c = codes.cpu().numpy().reshape(-1)
     y_code = torch.from_numpy(np.asarray(fixed.evaluate(c), dtype=np.int64))
-    seg = torch.from_numpy(fixed.segment_index(c))
+    seg = fixed.segment_index(c)
+    if fixed.folded:  # the saved code tells the side of 0 as well
+        seg = seg + fixed.n_segments * (c > 0)
+    seg = torch.from_numpy(seg)
     y = torch.ldexp(y_code.double(), torch.tensor(float(-fixed.out_fmt.frac_bits)))
     y = y.float().reshape(x.shape).to(device=x.device, dtype=x.dtype)
     y = torch.where(torch.isnan(x), torch.full_like(y, float("nan")), y)
@@ -141,15 +156,17 @@ def pwl_forward_reference(x: torch.Tensor, fixed) -> tuple[torch.Tensor, torch.T
 
 
 def _reference_impl(x, breakpoints, slopes, intercepts, spec):
-    in_frac, in_min, in_max, ishift, oshift, out_frac, out_min, out_max, rnd, _ = spec
+    (in_frac, in_min, in_max, ishift, oshift, out_frac, out_min, out_max, rnd, _, fold, center,
+     rshift, n_seg) = spec
     xc = _quantize_codes(x, in_frac, in_min, in_max).reshape(-1)
+    v = torch.where(xc < 0, xc, -xc) if fold else xc  # the fold: tables on v = -|x|
     dev = str(x.device)
     if breakpoints:
-        seg = torch.searchsorted(_int_table(tuple(breakpoints), dev), xc, right=True)
+        seg = torch.searchsorted(_int_table(tuple(breakpoints), dev), v, right=True)
     else:
-        seg = torch.zeros_like(xc)
+        seg = torch.zeros_like(v)
     s, b = _int_table(tuple(slopes), dev), _int_table(tuple(intercepts), dev)
-    acc = s[seg] * xc + (b[seg] << ishift)
+    acc = s[seg] * v + (b[seg] << ishift)
     if oshift > 0:
         q = acc >> oshift
         if rnd != 2:
@@ -161,6 +178,12 @@ def _reference_impl(x, breakpoints, slopes, intercepts, spec):
     else:
         y_code = acc << (-oshift)
     y_code = y_code.clamp(out_min, out_max)
+    if fold:
+        pos = xc > 0
+        mirrored = {1: -y_code, 2: center - y_code, 3: y_code,
+                    4: y_code + (xc << rshift)}[fold]
+        y_code = torch.where(pos, mirrored.clamp(out_min, out_max), y_code)
+        seg = seg + n_seg * pos.to(torch.int64)
     y = (y_code.double() * math.ldexp(1.0, -out_frac)).float().reshape(x.shape).to(x.dtype)
     y = torch.where(torch.isnan(x), torch.full_like(y, float("nan")), y)
     return y, seg
@@ -173,8 +196,10 @@ if triton is not None:
     def _pwl_act_fwd_kernel(
         X_ptr, Y_ptr, P_ptr, BP_ptr, S_ptr, I_ptr, n_elements, n_bytes,
         in_scale, in_min, in_max, out_lsb, out_min, out_max,
+        center, n_seg,
         N_BP: tl.constexpr, ISHIFT: tl.constexpr, OSHIFT: tl.constexpr, ROUND: tl.constexpr,
         SEG_BITS: tl.constexpr, SAVE_SEG: tl.constexpr, GROUPS: tl.constexpr,
+        FOLD: tl.constexpr, RSHIFT: tl.constexpr,
     ):
         pid = tl.program_id(0).to(tl.int64)
         grp = pid * GROUPS + tl.arange(0, GROUPS).to(tl.int64)
@@ -192,11 +217,16 @@ if triton is not None:
         r = tl.minimum(tl.maximum(r, -4.611686018427388e18), 4.611686018427388e18)
         xc = r.to(tl.int64)
         xc = tl.minimum(tl.maximum(xc, in_min), in_max)
-        # segment = number of breakpoints <= x_code (searchsorted right)
+        # the fold: a folded unit's tables are indexed by v = -|x|
+        if FOLD != 0:
+            v = tl.where(xc < 0, xc, -xc)
+        else:
+            v = xc
+        # segment = number of breakpoints <= v (searchsorted right)
         seg = tl.zeros([GROUPS, 8], dtype=tl.int64)
         for i in tl.static_range(N_BP):
-            seg += (xc >= tl.load(BP_ptr + i)).to(tl.int64)
-        acc = tl.load(S_ptr + seg) * xc + (tl.load(I_ptr + seg) << ISHIFT)
+            seg += (v >= tl.load(BP_ptr + i)).to(tl.int64)
+        acc = tl.load(S_ptr + seg) * v + (tl.load(I_ptr + seg) << ISHIFT)
         # the golden model's final shift: floor, nearest-even or nearest-away
         if OSHIFT > 0:
             q = acc >> OSHIFT
@@ -214,6 +244,20 @@ if triton is not None:
         else:
             yc = acc
         yc = tl.minimum(tl.maximum(yc, out_min), out_max)
+        # the unfold for x > 0 (odd, point, even, residual), saturated again; the saved code
+        # also tells the side: seg + n_seg for x > 0
+        if FOLD != 0:
+            pos = xc > 0
+            if FOLD == 1:
+                m = -yc
+            elif FOLD == 2:
+                m = center - yc
+            elif FOLD == 3:
+                m = yc
+            else:
+                m = yc + (xc << RSHIFT)
+            yc = tl.where(pos, tl.minimum(tl.maximum(m, out_min), out_max), yc)
+            seg = seg + tl.where(pos, n_seg, 0)
         y = yc.to(tl.float32) * out_lsb
         y = tl.where(is_nan, float("nan"), y)
         tl.store(Y_ptr + offs, y.to(Y_ptr.dtype.element_ty), mask=mask)
@@ -237,7 +281,8 @@ def _forward_impl(x, breakpoints, slopes, intercepts, spec, save_seg):
         codes = pack_codes(seg, bits) if save_seg else torch.empty(0, dtype=torch.uint8,
                                                                    device=x.device)
         return y, codes
-    in_frac, in_min, in_max, ishift, oshift, out_frac, out_min, out_max, rnd, _ = spec
+    (in_frac, in_min, in_max, ishift, oshift, out_frac, out_min, out_max, rnd, _, fold, center,
+     rshift, n_seg) = spec
     codes = torch.empty(nbytes, dtype=torch.uint8, device=x.device)
     dev = str(x.device)
     bp = _int_table(tuple(breakpoints) or (0,), dev)
@@ -245,8 +290,9 @@ def _forward_impl(x, breakpoints, slopes, intercepts, spec, save_seg):
         xm, ym, codes if save_seg else ym, bp, _int_table(tuple(slopes), dev),
         _int_table(tuple(intercepts), dev), n, nbytes,
         math.ldexp(1.0, in_frac), in_min, in_max, math.ldexp(1.0, -out_frac), out_min, out_max,
+        center, n_seg,
         N_BP=len(breakpoints), ISHIFT=ishift, OSHIFT=oshift, ROUND=rnd, SEG_BITS=bits,
-        SAVE_SEG=save_seg, GROUPS=_GROUPS,
+        SAVE_SEG=save_seg, GROUPS=_GROUPS, FOLD=fold, RSHIFT=rshift,
     )
     return y, codes
 
@@ -265,7 +311,7 @@ def _check(x, breakpoints, slopes, spec, backward):
         raise OpError(f"backward must be one of {', '.join(BACKWARD_MODES)}, not {backward!r}")
     if backward == "slope":
         _seg_bits(len(slopes))
-    if len(spec) != 10 or len(breakpoints) != len(slopes) - 1:
+    if len(spec) != _SPEC_LEN or len(breakpoints) != len(slopes) - 1:
         raise OpError(f"inconsistent FixedPWL tables: spec {list(spec)!r}")
 
 

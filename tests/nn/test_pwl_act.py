@@ -201,9 +201,49 @@ def test_channels_last_layout_is_kept(gelu_unit, backward):
     torch.testing.assert_close(x.grad, x2.grad)  # ste: f' by autograd, rounding may differ
 
 
-def test_a_folded_unit_is_refused_in_one_line():
-    folded = design("gelu", symmetry="residual")
-    msg = (r"^PWLActivation computes unfolded units only, not the 'residual' fold of this "
-           r"'gelu' unit; design it with symmetry='none'$")
-    with pytest.raises(OpError, match=msg):
-        PWLActivation(folded)
+FOLDED = {
+    "residual": ("gelu", "s3.6", "s3.6"),
+    "odd": ("tanh", "s3.6", "s0.7"),
+    "point": ("sigmoid", "s3.6", "u0.8"),
+}
+
+
+def _line_slope(fx, x: np.ndarray) -> np.ndarray:
+    """d/dx of the unit's unrounded line, unfolded, by a central difference inside segments."""
+    def line(xr):
+        v = -np.abs(xr)
+        seg = fx.segment_index(fx.in_fmt.from_real(xr))
+        g = (fx.slopes[seg] * 2.0**-fx.slope_frac_bits * v
+             + fx.intercepts[seg] * 2.0**-fx.intercept_frac_bits)
+        pos = xr > 0
+        mirrored = {"odd": -g, "point": fx.fold_center * 2.0**-fx.out_fmt.frac_bits - g,
+                    "even": g, "residual": g + xr}[fx.fold]
+        return np.where(pos, mirrored, g)
+
+    h = fx.in_fmt.lsb / 8
+    return (line(x + h) - line(x - h)) / (2 * h)
+
+
+@pytest.mark.parametrize("fold", list(FOLDED))
+def test_folded_units_are_bit_exact_and_their_slope_backward_unfolds(fold):
+    fn, fin, fout = FOLDED[fold]
+    fx = design(fn, fin, fout, symmetry=fold)
+    assert fx.fold == fold
+    codes = fx.in_fmt.codes()
+    x = torch.from_numpy(fx.in_fmt.to_real(codes)).float().requires_grad_()
+    y = pwl_activation(x, fx)
+    assert np.array_equal(y.detach().double().numpy() * 2.0**fx.out_fmt.frac_bits,
+                          _golden(fx, x.detach()))
+    y_ref, code = pwl_forward_reference(x.detach(), fx)
+    assert torch.equal(y.detach(), y_ref)
+    assert int(code.max()) >= fx.n_segments  # x > 0 has codes of its own
+    y.backward(torch.ones_like(y))
+    # away from breakpoints and 0, the gradient is the slope of the unfolded line
+    xv = x.detach().double().numpy()
+    seg = fx.segment_index(codes)
+    inside = (np.abs(xv) > fx.in_fmt.lsb) & (fx.segment_index(codes - 1) == seg) \
+        & (fx.segment_index(codes + 1 - 2 * (codes == codes.max())) == seg)
+    want = _line_slope(fx, xv)
+    np.testing.assert_allclose(x.grad.double().numpy()[inside], want[inside], rtol=1e-6,
+                               atol=1e-9)
+

@@ -359,7 +359,7 @@ def _find_units(plans: list[_Plan], units: dict, design_missing: bool) -> None:
                           f"design_missing=True")
         from ..fixedpoint import design
 
-        units[fn] = design(fn, symmetry="none")  # PWLActivation has no fold yet
+        units[fn] = design(fn)
 
 
 def _install(parent: nn.Module, attr: str, value) -> None:
@@ -430,7 +430,7 @@ def convert(
         For ``to="pwl"``: the unit(s); each site gets the unit of the function it computes.
     design_missing : bool
         For ``to="pwl"``: design (`pwlgen.fixedpoint.design`, defaults) a unit for each
-        function `fixed` lacks (unfolded: ``symmetry="none"``) instead of refusing.
+        function `fixed` lacks (`pwlgen.fixedpoint.design` defaults) instead of refusing.
     backward : {"slope", "ste"}
         For ``to="pwl"``.
     measure : Tensor, tuple of Tensor or dict, optional

@@ -5,78 +5,78 @@
 module pwl_gelu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_stream__payload, o_stream__valid, i_stream__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire \$10 ;
-  wire [26:0] \$11 ;
-  wire [26:0] \$12 ;
-  wire [16:0] \$13 ;
+  wire [33:0] \$10 ;
+  wire [20:0] \$11 ;
+  wire [16:0] \$12 ;
+  wire [17:0] \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [17:0] \$16 ;
-  wire [17:0] \$17 ;
-  wire [17:0] \$18 ;
-  wire \$19 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  reg [15:0] \$19 ;
   wire [16:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  reg [15:0] \$24 ;
+  reg \$20 ;
+  reg [15:0] \$21 ;
+  reg \$22 ;
+  reg [15:0] \$23 ;
+  reg \$24 ;
   reg \$25 ;
   reg [15:0] \$26 ;
   reg \$27 ;
   reg [15:0] \$28 ;
-  reg \$29 ;
+  reg [1:0] \$29 ;
   wire [16:0] \$3 ;
   reg \$30 ;
   reg [15:0] \$31 ;
   reg \$32 ;
   reg [15:0] \$33 ;
-  reg [1:0] \$34 ;
+  reg [2:0] \$34 ;
   reg \$35 ;
   reg [15:0] \$36 ;
   reg \$37 ;
   reg [15:0] \$38 ;
-  reg [2:0] \$39 ;
-  wire [30:0] \$4 ;
+  reg [3:0] \$39 ;
+  wire [23:0] \$4 ;
   reg \$40 ;
   reg [15:0] \$41 ;
   reg \$42 ;
   reg [15:0] \$43 ;
-  reg [3:0] \$44 ;
+  reg [4:0] \$44 ;
   reg \$45 ;
   reg [15:0] \$46 ;
   reg \$47 ;
   reg [15:0] \$48 ;
-  reg [4:0] \$49 ;
-  wire [30:0] \$5 ;
-  reg \$50 ;
-  reg [15:0] \$51 ;
-  reg \$52 ;
-  reg [15:0] \$53 ;
-  reg [14:0] \$54 ;
-  reg [15:0] \$55 ;
-  reg \$56 ;
-  reg [15:0] \$57 ;
+  reg [9:0] \$49 ;
+  wire [21:0] \$5 ;
+  reg [16:0] \$50 ;
+  reg \$51 ;
+  reg [15:0] \$52 ;
+  reg \$53 ;
+  reg [20:0] \$54 ;
+  reg [20:0] \$55 ;
+  reg [17:0] \$56 ;
+  reg [16:0] \$57 ;
   reg \$58 ;
-  reg [25:0] \$59 ;
-  wire [31:0] \$6 ;
-  reg [15:0] \$60 ;
-  reg \$61 ;
-  reg [15:0] \$62 ;
-  reg \$63 ;
-  reg [15:0] \$64 ;
-  reg \$65 ;
-  reg [15:0] \$66 ;
-  reg \$67 ;
-  reg [15:0] \$68 ;
-  reg \$69 ;
-  wire [26:0] \$7 ;
+  reg [15:0] \$59 ;
+  wire [24:0] \$6 ;
+  reg \$60 ;
+  reg [20:0] \$61 ;
+  reg \$62 ;
+  reg [15:0] \$63 ;
+  reg \$64 ;
+  reg [15:0] \$65 ;
+  reg \$66 ;
+  reg [15:0] \$67 ;
+  reg \$68 ;
+  reg [15:0] \$69 ;
+  wire [27:0] \$7 ;
   reg \$70 ;
-  reg [15:0] \$71 ;
-  wire [27:0] \$8 ;
-  wire \$9 ;
-  wire [25:0] acc;
-  wire [27:0] acc_biased;
+  reg \$71 ;
+  reg [15:0] \$72 ;
+  wire [28:0] \$8 ;
+  wire [32:0] \$9 ;
+  wire [20:0] acc_c;
   wire advance;
   wire bit0;
   wire bit1;
@@ -91,7 +91,7 @@ module pwl_gelu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   wire i_stream__ready;
   input i_stream__valid;
   wire i_stream__valid;
-  reg [15:0] intercept_c;
+  reg [16:0] intercept_c;
   wire [17:0] mirrored;
   output [15:0] o_stream__payload;
   reg [15:0] o_stream__payload = 16'h0000;
@@ -109,10 +109,16 @@ module pwl_gelu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   wire [2:0] prefix2;
   wire [3:0] prefix3;
   wire [4:0] prefix4;
-  wire [25:0] product_c;
-  wire [26:0] rounded;
+  wire [20:0] product0_c;
+  wire [20:0] product1_c;
+  wire [17:0] product2_c;
+  wire [21:0] rounded;
   input rst;
   wire rst;
+  reg [15:0] s10_out_0 = 16'h0000;
+  reg s10_out_1 = 1'h0;
+  reg [15:0] s10_out_2 = 16'h0000;
+  reg s10_valid = 1'h0;
   reg [15:0] s1_fold_0 = 16'h0000;
   reg s1_fold_1 = 1'h0;
   reg [15:0] s1_fold_2 = 16'h0000;
@@ -143,21 +149,23 @@ module pwl_gelu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   reg [15:0] s6_level4_3 = 16'h0000;
   reg s6_valid = 1'h0;
   reg [15:0] s7_rom_0 = 16'h0000;
-  reg [14:0] s7_rom_1 = 15'h0000;
-  reg [15:0] s7_rom_2 = 16'h0000;
+  reg [9:0] s7_rom_1 = 10'h000;
+  reg [16:0] s7_rom_2 = 17'h00000;
   reg s7_rom_3 = 1'h0;
   reg [15:0] s7_rom_4 = 16'h0000;
   reg s7_valid = 1'h0;
-  reg [25:0] s8_mul_0 = 26'h0000000;
-  reg [15:0] s8_mul_1 = 16'h0000;
-  reg s8_mul_2 = 1'h0;
-  reg [15:0] s8_mul_3 = 16'h0000;
+  reg [20:0] s8_mul_0 = 21'h000000;
+  reg [20:0] s8_mul_1 = 21'h000000;
+  reg [17:0] s8_mul_2 = 18'h00000;
+  reg [16:0] s8_mul_3 = 17'h00000;
+  reg s8_mul_4 = 1'h0;
+  reg [15:0] s8_mul_5 = 16'h0000;
   reg s8_valid = 1'h0;
-  reg [15:0] s9_out_0 = 16'h0000;
-  reg s9_out_1 = 1'h0;
-  reg [15:0] s9_out_2 = 16'h0000;
+  reg [20:0] s9_sum_0 = 21'h000000;
+  reg s9_sum_1 = 1'h0;
+  reg [15:0] s9_sum_2 = 16'h0000;
   reg s9_valid = 1'h0;
-  reg [14:0] slope_c;
+  reg [9:0] slope_c;
   reg [15:0] spare_data = 16'h0000;
   reg spare_valid = 1'h0;
   wire [17:0] thr0;
@@ -169,140 +177,146 @@ module pwl_gelu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   wire [15:0] x;
   wire [15:0] y_c;
   wire [15:0] y_unfold_c;
-  assign i_stream__ready = advance & \$19 ;
-  assign \$20  = ~ o_stream__valid;
-  assign \$21  = o_stream__ready | \$20 ;
-  assign \$22  = s9_valid & advance;
-  assign \$23  = s9_valid & advance;
+  assign \$16  = o_stream__ready | \$15 ;
+  assign \$17  = s10_valid & advance;
+  assign \$18  = s10_valid & advance;
   always @(posedge clk)
-    s1_fold_0 <= \$24 ;
+    s1_fold_0 <= \$19 ;
   always @(posedge clk)
-    s1_fold_1 <= \$25 ;
+    s1_fold_1 <= \$20 ;
   always @(posedge clk)
-    s1_fold_2 <= \$26 ;
+    s1_fold_2 <= \$21 ;
   always @(posedge clk)
-    s1_valid <= \$27 ;
+    s1_valid <= \$22 ;
   always @(posedge clk)
-    s2_level0_0 <= \$28 ;
+    s2_level0_0 <= \$23 ;
   always @(posedge clk)
-    s2_level0_1 <= \$29 ;
+    s2_level0_1 <= \$24 ;
   always @(posedge clk)
-    s2_level0_2 <= \$30 ;
+    s2_level0_2 <= \$25 ;
   always @(posedge clk)
-    s2_level0_3 <= \$31 ;
+    s2_level0_3 <= \$26 ;
   always @(posedge clk)
-    s2_valid <= \$32 ;
+    s2_valid <= \$27 ;
   always @(posedge clk)
-    s3_level1_0 <= \$33 ;
+    s3_level1_0 <= \$28 ;
   always @(posedge clk)
-    s3_level1_1 <= \$34 ;
+    s3_level1_1 <= \$29 ;
   always @(posedge clk)
-    s3_level1_2 <= \$35 ;
+    s3_level1_2 <= \$30 ;
   always @(posedge clk)
-    s3_level1_3 <= \$36 ;
+    s3_level1_3 <= \$31 ;
   always @(posedge clk)
-    s3_valid <= \$37 ;
+    s3_valid <= \$32 ;
   always @(posedge clk)
-    s4_level2_0 <= \$38 ;
+    s4_level2_0 <= \$33 ;
   always @(posedge clk)
-    s4_level2_1 <= \$39 ;
+    s4_level2_1 <= \$34 ;
   always @(posedge clk)
-    s4_level2_2 <= \$40 ;
+    s4_level2_2 <= \$35 ;
   always @(posedge clk)
-    s4_level2_3 <= \$41 ;
+    s4_level2_3 <= \$36 ;
   always @(posedge clk)
-    s4_valid <= \$42 ;
+    s4_valid <= \$37 ;
   always @(posedge clk)
-    s5_level3_0 <= \$43 ;
+    s5_level3_0 <= \$38 ;
   always @(posedge clk)
-    s5_level3_1 <= \$44 ;
+    s5_level3_1 <= \$39 ;
   always @(posedge clk)
-    s5_level3_2 <= \$45 ;
+    s5_level3_2 <= \$40 ;
   always @(posedge clk)
-    s5_level3_3 <= \$46 ;
+    s5_level3_3 <= \$41 ;
   always @(posedge clk)
-    s5_valid <= \$47 ;
+    s5_valid <= \$42 ;
   always @(posedge clk)
-    s6_level4_0 <= \$48 ;
+    s6_level4_0 <= \$43 ;
   always @(posedge clk)
-    s6_level4_1 <= \$49 ;
+    s6_level4_1 <= \$44 ;
   always @(posedge clk)
-    s6_level4_2 <= \$50 ;
+    s6_level4_2 <= \$45 ;
   always @(posedge clk)
-    s6_level4_3 <= \$51 ;
+    s6_level4_3 <= \$46 ;
   always @(posedge clk)
-    s6_valid <= \$52 ;
+    s6_valid <= \$47 ;
   always @(posedge clk)
-    s7_rom_0 <= \$53 ;
+    s7_rom_0 <= \$48 ;
   always @(posedge clk)
-    s7_rom_1 <= \$54 ;
+    s7_rom_1 <= \$49 ;
   always @(posedge clk)
-    s7_rom_2 <= \$55 ;
+    s7_rom_2 <= \$50 ;
   always @(posedge clk)
-    s7_rom_3 <= \$56 ;
+    s7_rom_3 <= \$51 ;
   always @(posedge clk)
-    s7_rom_4 <= \$57 ;
+    s7_rom_4 <= \$52 ;
   always @(posedge clk)
-    s7_valid <= \$58 ;
+    s7_valid <= \$53 ;
   always @(posedge clk)
-    s8_mul_0 <= \$59 ;
+    s8_mul_0 <= \$54 ;
   always @(posedge clk)
-    s8_mul_1 <= \$60 ;
+    s8_mul_1 <= \$55 ;
   always @(posedge clk)
-    s8_mul_2 <= \$61 ;
+    s8_mul_2 <= \$56 ;
   always @(posedge clk)
-    s8_mul_3 <= \$62 ;
+    s8_mul_3 <= \$57 ;
   always @(posedge clk)
-    s8_valid <= \$63 ;
+    s8_mul_4 <= \$58 ;
   always @(posedge clk)
-    s9_out_0 <= \$64 ;
+    s8_mul_5 <= \$59 ;
   always @(posedge clk)
-    s9_out_1 <= \$65 ;
+    s8_valid <= \$60 ;
   always @(posedge clk)
-    s9_out_2 <= \$66 ;
+    s9_sum_0 <= \$61 ;
   always @(posedge clk)
-    s9_valid <= \$67 ;
+    s9_sum_1 <= \$62 ;
   always @(posedge clk)
-    o_stream__payload <= \$68 ;
+    s9_sum_2 <= \$63 ;
   always @(posedge clk)
-    o_stream__valid <= \$69 ;
+    s9_valid <= \$64 ;
   always @(posedge clk)
-    spare_valid <= \$70 ;
+    s10_out_0 <= \$65 ;
   always @(posedge clk)
-    spare_data <= \$71 ;
+    s10_out_1 <= \$66 ;
+  always @(posedge clk)
+    s10_out_2 <= \$67 ;
+  always @(posedge clk)
+    s10_valid <= \$68 ;
+  always @(posedge clk)
+    o_stream__payload <= \$69 ;
+  always @(posedge clk)
+    o_stream__valid <= \$70 ;
+  always @(posedge clk)
+    spare_valid <= \$71 ;
+  always @(posedge clk)
+    spare_data <= \$72 ;
   assign \$1  = $signed(i_stream__payload) < $signed(1'h0);
   assign \$2  = - $signed(i_stream__payload);
   assign \$3  = \$1  ? { i_stream__payload[15], i_stream__payload } : \$2 ;
   assign pos_c = $signed(i_stream__payload) > $signed(1'h0);
-  assign bit0 = $signed(s1_fold_0) >= $signed(13'h12cf);
+  assign bit0 = $signed(s1_fold_0) >= $signed(13'h10fd);
   assign bit1 = $signed(s2_level0_0) >= $signed(thr1);
   assign bit2 = $signed(s3_level1_0) >= $signed(thr2);
   assign bit3 = $signed(s4_level2_0) >= $signed(thr3);
   assign bit4 = $signed(s5_level3_0) >= $signed(thr4);
-  assign \$4  = $signed(s7_rom_0) * $signed(s7_rom_1);
-  assign \$6  = $signed(s8_mul_0) + $signed(\$5 );
-  assign \$7  = $signed(\$6 [25:0]) + $signed(15'h3fff);
-  assign acc_biased = $signed(\$7 ) + $signed({ 1'h0, \$6 [15] });
-  assign \$9  = $signed(\$8 [26:0]) > $signed(16'h7fff);
-  assign \$10  = $signed(\$8 [26:0]) < $signed(16'h8000);
-  assign \$11  = \$10  ? 27'h7ff8000 : \$8 [26:0];
-  assign \$12  = \$9  ? 27'h0007fff : \$11 ;
-  assign mirrored = $signed(s9_out_0) + $signed(\$13 );
-  assign \$14  = $signed(mirrored) > $signed(16'h7fff);
-  assign \$15  = $signed(mirrored) < $signed(16'h8000);
-  assign \$16  = \$15  ? 18'h38000 : mirrored;
-  assign \$17  = \$14  ? 18'h07fff : \$16 ;
-  assign \$18  = s9_out_1 ? \$17  : { s9_out_0[15], s9_out_0[15], s9_out_0 };
+  assign product0_c = $signed(s7_rom_0) * $signed({ 1'h0, s7_rom_1[3:0] });
+  assign product1_c = $signed(s7_rom_0) * $signed({ 1'h0, s7_rom_1[7:4] });
+  assign product2_c = $signed(s7_rom_0) * $signed(s7_rom_1[9:8]);
+  assign \$6  = $signed(\$4 ) + $signed(\$5 );
+  assign \$8  = $signed(\$6 ) + $signed(\$7 );
+  assign \$10  = $signed(\$8 ) + $signed(\$9 );
+  assign mirrored = $signed(s10_out_0) + $signed(\$12 );
+  assign \$13  = s10_out_1 ? mirrored : { s10_out_0[15], s10_out_0[15], s10_out_0 };
   assign advance = ~ spare_valid;
-  assign \$19  = ~ rst;
+  assign \$14  = ~ rst;
+  assign i_stream__ready = advance & \$14 ;
+  assign \$15  = ~ o_stream__valid;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
     casez (s2_level0_1)
       1'h0:
-          thr1 = 18'h3df47;
+          thr1 = 18'h3dd43;
       1'h1:
-          thr1 = 18'h3fae5;
+          thr1 = 18'h3f998;
     endcase
   end
   always @* begin
@@ -310,13 +324,13 @@ module pwl_gelu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
     (* full_case = 32'd1 *)
     casez (s3_level1_1)
       2'h0:
-          thr2 = 18'h3d55c;
+          thr2 = 18'h3d324;
       2'h1:
-          thr2 = 18'h3ec63;
+          thr2 = 18'h3e67e;
       2'h2:
-          thr2 = 18'h3f746;
+          thr2 = 18'h3f5cb;
       2'h3:
-          thr2 = 18'h3fe63;
+          thr2 = 18'h3fd1c;
     endcase
   end
   always @* begin
@@ -324,21 +338,21 @@ module pwl_gelu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
     (* full_case = 32'd1 *)
     casez (s4_level2_1)
       3'h0:
-          thr3 = 18'h3cdd3;
+          thr3 = 18'h3cac9;
       3'h1:
-          thr3 = 18'h3daaf;
+          thr3 = 18'h3d8a4;
       3'h2:
-          thr3 = 18'h3e3d2;
+          thr3 = 18'h3e1aa;
       3'h3:
-          thr3 = 18'h3f00c;
+          thr3 = 18'h3edd7;
       3'h4:
-          thr3 = 18'h3f548;
+          thr3 = 18'h3f389;
       3'h5:
-          thr3 = 18'h3f922;
+          thr3 = 18'h3f7c1;
       3'h6:
-          thr3 = 18'h3fca3;
+          thr3 = 18'h3fb5a;
       3'h7:
-          thr3 = 18'h00001;
+          thr3 = 18'h3fec7;
     endcase
   end
   always @* begin
@@ -346,37 +360,37 @@ module pwl_gelu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
     (* full_case = 32'd1 *)
     casez (s5_level3_1)
       4'h0:
-          thr4 = 18'h3c784;
+          thr4 = 18'h3c2b3;
       4'h1:
-          thr4 = 18'h3d20d;
+          thr4 = 18'h3cf76;
       4'h2:
-          thr4 = 18'h3d826;
+          thr4 = 18'h3d5ec;
       4'h3:
-          thr4 = 18'h3dd07;
+          thr4 = 18'h3db0e;
       4'h4:
-          thr4 = 18'h3e180;
+          thr4 = 18'h3df78;
       4'h5:
-          thr4 = 18'h3e666;
+          thr4 = 18'h3e3f6;
       4'h6:
-          thr4 = 18'h3ee6d;
+          thr4 = 18'h3eba7;
       4'h7:
-          thr4 = 18'h3f17d;
+          thr4 = 18'h3ef8e;
       4'h8:
-          thr4 = 18'h3f42b;
+          thr4 = 18'h3f245;
       4'h9:
-          thr4 = 18'h3f64b;
+          thr4 = 18'h3f4c3;
       4'ha:
-          thr4 = 18'h3f833;
+          thr4 = 18'h3f6ca;
       4'hb:
-          thr4 = 18'h3fa07;
+          thr4 = 18'h3f8ab;
       4'hc:
-          thr4 = 18'h3fbc4;
+          thr4 = 18'h3fa7f;
       4'hd:
-          thr4 = 18'h3fd81;
+          thr4 = 18'h3fc34;
       4'he:
-          thr4 = 18'h3ff3d;
+          thr4 = 18'h3fdf0;
       4'hf:
-          thr4 = 18'h00001;
+          thr4 = 18'h3ff98;
     endcase
   end
   always @* begin
@@ -384,65 +398,69 @@ module pwl_gelu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
     (* full_case = 32'd1 *)
     casez (s6_level4_1)
       5'h00:
-          slope_c = 15'h7ffd;
+          slope_c = 10'h000;
       5'h01:
-          slope_c = 15'h7f66;
+          slope_c = 10'h3fe;
       5'h02:
-          slope_c = 15'h7e7e;
+          slope_c = 10'h3f9;
       5'h03:
-          slope_c = 15'h7d50;
+          slope_c = 10'h3f1;
       5'h04:
-          slope_c = 15'h7be6;
+          slope_c = 10'h3e8;
       5'h05:
-          slope_c = 15'h7a4d;
+          slope_c = 10'h3dd;
       5'h06:
-          slope_c = 15'h7889;
+          slope_c = 10'h3d0;
       5'h07:
-          slope_c = 15'h76ad;
+          slope_c = 10'h3c3;
       5'h08:
-          slope_c = 15'h74c8;
+          slope_c = 10'h3b4;
       5'h09:
-          slope_c = 15'h72df;
+          slope_c = 10'h3a5;
       5'h0a:
-          slope_c = 15'h7112;
+          slope_c = 10'h396;
       5'h0b:
-          slope_c = 15'h6fbd;
+          slope_c = 10'h388;
       5'h0c:
-          slope_c = 15'h7181;
+          slope_c = 10'h37d;
       5'h0d:
-          slope_c = 15'h73f6;
+          slope_c = 10'h387;
       5'h0e:
-          slope_c = 15'h76ee;
+          slope_c = 10'h399;
       5'h0f:
-          slope_c = 15'h7a49;
+          slope_c = 10'h3af;
       5'h10:
-          slope_c = 15'h7e1a;
+          slope_c = 10'h3c7;
       5'h11:
-          slope_c = 15'h02a1;
+          slope_c = 10'h3e3;
       5'h12:
-          slope_c = 15'h06d0;
+          slope_c = 10'h002;
       5'h13:
-          slope_c = 15'h0b2a;
+          slope_c = 10'h026;
       5'h14:
-          slope_c = 15'h0fa7;
+          slope_c = 10'h048;
       5'h15:
-          slope_c = 15'h143f;
+          slope_c = 10'h06b;
       5'h16:
-          slope_c = 15'h1908;
+          slope_c = 10'h090;
       5'h17:
-          slope_c = 15'h1df1;
+          slope_c = 10'h0b5;
       5'h18:
-          slope_c = 15'h22f4;
+          slope_c = 10'h0dd;
       5'h19:
-          slope_c = 15'h281c;
+          slope_c = 10'h105;
       5'h1a:
-          slope_c = 15'h2d7d;
+          slope_c = 10'h12c;
       5'h1b:
-          slope_c = 15'h32d9;
+          slope_c = 10'h156;
       5'h1c:
-          slope_c = 15'h3858;
+          slope_c = 10'h182;
+      5'h1d:
+          slope_c = 10'h1ac;
+      5'h1e:
+          slope_c = 10'h1d6;
       default:
-          slope_c = 15'h3daa;
+          slope_c = 10'h1f7;
     endcase
   end
   always @* begin
@@ -450,93 +468,135 @@ module pwl_gelu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
     (* full_case = 32'd1 *)
     casez (s6_level4_1)
       5'h00:
-          intercept_c = 16'hffd2;
+          intercept_c = 17'h00000;
       5'h01:
-          intercept_c = 16'hfb98;
+          intercept_c = 17'h1fc1c;
       5'h02:
-          intercept_c = 16'hf5e3;
+          intercept_c = 17'h1f3ad;
       5'h03:
-          intercept_c = 16'hef18;
+          intercept_c = 17'h1e77d;
       5'h04:
-          intercept_c = 16'he78b;
+          intercept_c = 17'h1dad1;
       5'h05:
-          intercept_c = 16'hdf94;
+          intercept_c = 17'h1cc58;
       5'h06:
-          intercept_c = 16'hd756;
+          intercept_c = 17'h1bc55;
       5'h07:
-          intercept_c = 16'hcf35;
+          intercept_c = 17'h1ad4b;
       5'h08:
-          intercept_c = 16'hc774;
+          intercept_c = 17'h19cff;
       5'h09:
-          intercept_c = 16'hc02a;
+          intercept_c = 17'h18dbc;
       5'h0a:
-          intercept_c = 16'hb9d1;
+          intercept_c = 17'h17f81;
       5'h0b:
-          intercept_c = 16'hb588;
+          intercept_c = 17'h1733a;
       5'h0c:
-          intercept_c = 16'hb9de;
+          intercept_c = 17'h16a73;
       5'h0d:
-          intercept_c = 16'hbf46;
+          intercept_c = 17'h170d3;
       5'h0e:
-          intercept_c = 16'hc533;
+          intercept_c = 17'h17b0e;
       5'h0f:
-          intercept_c = 16'hcb4b;
+          intercept_c = 17'h18660;
       5'h10:
-          intercept_c = 16'hd199;
+          intercept_c = 17'h191aa;
       5'h11:
-          intercept_c = 16'hd859;
+          intercept_c = 17'h19db4;
       5'h12:
-          intercept_c = 16'hddf9;
+          intercept_c = 17'h1a9d8;
       5'h13:
-          intercept_c = 16'he344;
+          intercept_c = 17'h1b699;
       5'h14:
-          intercept_c = 16'he82b;
+          intercept_c = 17'h1c178;
       5'h15:
-          intercept_c = 16'heca6;
+          intercept_c = 17'h1cb8e;
       5'h16:
-          intercept_c = 16'hf0c5;
+          intercept_c = 17'h1d51c;
       5'h17:
-          intercept_c = 16'hf473;
+          intercept_c = 17'h1dd99;
       5'h18:
-          intercept_c = 16'hf7a7;
+          intercept_c = 17'h1e59f;
       5'h19:
-          intercept_c = 16'hfa64;
+          intercept_c = 17'h1ec85;
       5'h1a:
-          intercept_c = 16'hfca8;
+          intercept_c = 17'h1f237;
       5'h1b:
-          intercept_c = 16'hfe56;
+          intercept_c = 17'h1f73b;
       5'h1c:
-          intercept_c = 16'hff75;
+          intercept_c = 17'h1fb3f;
+      5'h1d:
+          intercept_c = 17'h1fdf6;
+      5'h1e:
+          intercept_c = 17'h1ff96;
       default:
-          intercept_c = 16'hfff9;
+          intercept_c = 17'h0000c;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$24  = s1_fold_0;
+    \$19  = s1_fold_0;
     if (advance) begin
-      \$24  = \$3 [15:0];
+      \$19  = \$3 [15:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$25  = s1_fold_1;
+    \$20  = s1_fold_1;
     if (advance) begin
-      \$25  = pos_c;
+      \$20  = pos_c;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$26  = s1_fold_2;
+    \$21  = s1_fold_2;
     if (advance) begin
-      \$26  = i_stream__payload;
+      \$21  = i_stream__payload;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$27  = s1_valid;
+    \$22  = s1_valid;
     if (advance) begin
-      \$27  = i_stream__valid;
+      \$22  = i_stream__valid;
+    end
+    if (rst) begin
+      \$22  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$23  = s2_level0_0;
+    if (advance) begin
+      \$23  = s1_fold_0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$24  = s2_level0_1;
+    if (advance) begin
+      \$24  = bit0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$25  = s2_level0_2;
+    if (advance) begin
+      \$25  = s1_fold_1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$26  = s2_level0_3;
+    if (advance) begin
+      \$26  = s1_fold_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$27  = s2_valid;
+    if (advance) begin
+      \$27  = s1_valid;
     end
     if (rst) begin
       \$27  = 1'h0;
@@ -544,37 +604,37 @@ module pwl_gelu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$28  = s2_level0_0;
+    \$28  = s3_level1_0;
     if (advance) begin
-      \$28  = s1_fold_0;
+      \$28  = s2_level0_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$29  = s2_level0_1;
+    \$29  = s3_level1_1;
     if (advance) begin
-      \$29  = bit0;
+      \$29  = { s2_level0_1, bit1 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$30  = s2_level0_2;
+    \$30  = s3_level1_2;
     if (advance) begin
-      \$30  = s1_fold_1;
+      \$30  = s2_level0_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$31  = s2_level0_3;
+    \$31  = s3_level1_3;
     if (advance) begin
-      \$31  = s1_fold_2;
+      \$31  = s2_level0_3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$32  = s2_valid;
+    \$32  = s3_valid;
     if (advance) begin
-      \$32  = s1_valid;
+      \$32  = s2_valid;
     end
     if (rst) begin
       \$32  = 1'h0;
@@ -582,37 +642,37 @@ module pwl_gelu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$33  = s3_level1_0;
+    \$33  = s4_level2_0;
     if (advance) begin
-      \$33  = s2_level0_0;
+      \$33  = s3_level1_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$34  = s3_level1_1;
+    \$34  = s4_level2_1;
     if (advance) begin
-      \$34  = { s2_level0_1, bit1 };
+      \$34  = { s3_level1_1, bit2 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$35  = s3_level1_2;
+    \$35  = s4_level2_2;
     if (advance) begin
-      \$35  = s2_level0_2;
+      \$35  = s3_level1_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$36  = s3_level1_3;
+    \$36  = s4_level2_3;
     if (advance) begin
-      \$36  = s2_level0_3;
+      \$36  = s3_level1_3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$37  = s3_valid;
+    \$37  = s4_valid;
     if (advance) begin
-      \$37  = s2_valid;
+      \$37  = s3_valid;
     end
     if (rst) begin
       \$37  = 1'h0;
@@ -620,37 +680,37 @@ module pwl_gelu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$38  = s4_level2_0;
+    \$38  = s5_level3_0;
     if (advance) begin
-      \$38  = s3_level1_0;
+      \$38  = s4_level2_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$39  = s4_level2_1;
+    \$39  = s5_level3_1;
     if (advance) begin
-      \$39  = { s3_level1_1, bit2 };
+      \$39  = { s4_level2_1, bit3 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$40  = s4_level2_2;
+    \$40  = s5_level3_2;
     if (advance) begin
-      \$40  = s3_level1_2;
+      \$40  = s4_level2_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$41  = s4_level2_3;
+    \$41  = s5_level3_3;
     if (advance) begin
-      \$41  = s3_level1_3;
+      \$41  = s4_level2_3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$42  = s4_valid;
+    \$42  = s5_valid;
     if (advance) begin
-      \$42  = s3_valid;
+      \$42  = s4_valid;
     end
     if (rst) begin
       \$42  = 1'h0;
@@ -658,37 +718,37 @@ module pwl_gelu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$43  = s5_level3_0;
+    \$43  = s6_level4_0;
     if (advance) begin
-      \$43  = s4_level2_0;
+      \$43  = s5_level3_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$44  = s5_level3_1;
+    \$44  = s6_level4_1;
     if (advance) begin
-      \$44  = { s4_level2_1, bit3 };
+      \$44  = { s5_level3_1, bit4 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$45  = s5_level3_2;
+    \$45  = s6_level4_2;
     if (advance) begin
-      \$45  = s4_level2_2;
+      \$45  = s5_level3_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$46  = s5_level3_3;
+    \$46  = s6_level4_3;
     if (advance) begin
-      \$46  = s4_level2_3;
+      \$46  = s5_level3_3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$47  = s5_valid;
+    \$47  = s6_valid;
     if (advance) begin
-      \$47  = s4_valid;
+      \$47  = s5_valid;
     end
     if (rst) begin
       \$47  = 1'h0;
@@ -696,192 +756,185 @@ module pwl_gelu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$48  = s6_level4_0;
+    \$48  = s7_rom_0;
     if (advance) begin
-      \$48  = s5_level3_0;
+      \$48  = s6_level4_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$49  = s6_level4_1;
+    \$49  = s7_rom_1;
     if (advance) begin
-      \$49  = { s5_level3_1, bit4 };
+      \$49  = slope_c;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$50  = s6_level4_2;
+    \$50  = s7_rom_2;
     if (advance) begin
-      \$50  = s5_level3_2;
+      \$50  = intercept_c;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$51  = s6_level4_3;
+    \$51  = s7_rom_3;
     if (advance) begin
-      \$51  = s5_level3_3;
+      \$51  = s6_level4_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$52  = s6_valid;
+    \$52  = s7_rom_4;
     if (advance) begin
-      \$52  = s5_valid;
+      \$52  = s6_level4_3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$53  = s7_valid;
+    if (advance) begin
+      \$53  = s6_valid;
     end
     if (rst) begin
-      \$52  = 1'h0;
+      \$53  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$53  = s7_rom_0;
+    \$54  = s8_mul_0;
     if (advance) begin
-      \$53  = s6_level4_0;
+      \$54  = product0_c;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$54  = s7_rom_1;
+    \$55  = s8_mul_1;
     if (advance) begin
-      \$54  = slope_c;
+      \$55  = product1_c;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = s7_rom_2;
+    \$56  = s8_mul_2;
     if (advance) begin
-      \$55  = intercept_c;
+      \$56  = product2_c;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = s7_rom_3;
+    \$57  = s8_mul_3;
     if (advance) begin
-      \$56  = s6_level4_2;
+      \$57  = s7_rom_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = s7_rom_4;
+    \$58  = s8_mul_4;
     if (advance) begin
-      \$57  = s6_level4_3;
+      \$58  = s7_rom_3;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = s7_valid;
+    \$59  = s8_mul_5;
     if (advance) begin
-      \$58  = s6_valid;
+      \$59  = s7_rom_4;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$60  = s8_valid;
+    if (advance) begin
+      \$60  = s7_valid;
     end
     if (rst) begin
-      \$58  = 1'h0;
+      \$60  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = s8_mul_0;
+    \$61  = s9_sum_0;
     if (advance) begin
-      \$59  = \$4 [25:0];
+      \$61  = \$10 [20:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = s8_mul_1;
+    \$62  = s9_sum_1;
     if (advance) begin
-      \$60  = s7_rom_2;
+      \$62  = s8_mul_4;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = s8_mul_2;
+    \$63  = s9_sum_2;
     if (advance) begin
-      \$61  = s7_rom_3;
+      \$63  = s8_mul_5;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = s8_mul_3;
+    \$64  = s9_valid;
     if (advance) begin
-      \$62  = s7_rom_4;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = s8_valid;
-    if (advance) begin
-      \$63  = s7_valid;
+      \$64  = s8_valid;
     end
     if (rst) begin
-      \$63  = 1'h0;
+      \$64  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = s9_out_0;
+    \$65  = s10_out_0;
     if (advance) begin
-      \$64  = \$12 [15:0];
+      \$65  = \$11 [15:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = s9_out_1;
+    \$66  = s10_out_1;
     if (advance) begin
-      \$65  = s8_mul_2;
+      \$66  = s9_sum_1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = s9_out_2;
+    \$67  = s10_out_2;
     if (advance) begin
-      \$66  = s8_mul_3;
+      \$67  = s9_sum_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = s9_valid;
+    \$68  = s10_valid;
     if (advance) begin
-      \$67  = s8_valid;
+      \$68  = s9_valid;
     end
     if (rst) begin
-      \$67  = 1'h0;
+      \$68  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = o_stream__payload;
-    if (\$21 ) begin
+    \$69  = o_stream__payload;
+    if (\$16 ) begin
       (* full_case = 32'd1 *)
       if (spare_valid) begin
-        \$68  = spare_data;
+        \$69  = spare_data;
       end else begin
-        \$68  = \$18 [15:0];
+        \$69  = \$13 [15:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = o_stream__valid;
-    if (\$21 ) begin
+    \$70  = o_stream__valid;
+    if (\$16 ) begin
       (* full_case = 32'd1 *)
       if (spare_valid) begin
-        \$69  = 1'h1;
+        \$70  = 1'h1;
       end else begin
-        \$69  = \$23 ;
+        \$70  = \$18 ;
       end
-    end
-    if (rst) begin
-      \$69  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = spare_valid;
-    if (\$21 ) begin
-      if (spare_valid) begin
-        \$70  = 1'h0;
-      end
-    end else if (\$22 ) begin
-      \$70  = 1'h1;
     end
     if (rst) begin
       \$70  = 1'h0;
@@ -889,28 +942,44 @@ module pwl_gelu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = spare_data;
-    if (\$21 ) begin
-    end else if (\$22 ) begin
-      \$71  = \$18 [15:0];
+    \$71  = spare_valid;
+    if (\$16 ) begin
+      if (spare_valid) begin
+        \$71  = 1'h0;
+      end
+    end else if (\$17 ) begin
+      \$71  = 1'h1;
+    end
+    if (rst) begin
+      \$71  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$72  = spare_data;
+    if (\$16 ) begin
+    end else if (\$17 ) begin
+      \$72  = \$13 [15:0];
     end
   end
   assign x = i_stream__payload;
   assign v_c = \$3 [15:0];
-  assign thr0 = 18'h3f2cf;
+  assign thr0 = 18'h3f0fd;
   assign prefix0 = bit0;
   assign prefix1 = { s2_level0_1, bit1 };
   assign prefix2 = { s3_level1_1, bit2 };
   assign prefix3 = { s4_level2_1, bit3 };
   assign prefix4 = { s5_level3_1, bit4 };
-  assign product_c = \$4 [25:0];
-  assign acc = \$6 [25:0];
-  assign rounded = \$8 [26:0];
-  assign y_c = \$12 [15:0];
-  assign y_unfold_c = \$18 [15:0];
+  assign acc_c = \$10 [20:0];
+  assign rounded = { \$11 [20], \$11  };
+  assign y_c = \$11 [15:0];
+  assign y_unfold_c = \$13 [15:0];
   assign out_data = o_stream__payload;
   assign out_valid = o_stream__valid;
-  assign \$5  = { s8_mul_1[15], s8_mul_1[15], s8_mul_1[15], s8_mul_1[15], s8_mul_1, 11'h000 };
-  assign \$8  = { acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27:15] };
-  assign \$13  = { s9_out_2[15], s9_out_2 };
+  assign \$4  = { s8_mul_3[16], s8_mul_3[16], s8_mul_3, 5'h00 };
+  assign \$5  = { s8_mul_0[20], s8_mul_0 };
+  assign \$7  = { s8_mul_1[20], s8_mul_1[20], s8_mul_1[20], s8_mul_1, 4'h0 };
+  assign \$9  = { s8_mul_2[17], s8_mul_2[17], s8_mul_2[17], s8_mul_2[17], s8_mul_2[17], s8_mul_2[17], s8_mul_2[17], s8_mul_2, 8'h00 };
+  assign \$11  = { s9_sum_0[20], s9_sum_0[20], s9_sum_0[20], s9_sum_0[20], s9_sum_0[20], s9_sum_0[20], s9_sum_0[20], s9_sum_0[20], s9_sum_0[20], s9_sum_0[20], s9_sum_0[20:10] };
+  assign \$12  = { s10_out_2[15], s10_out_2 };
 endmodule

@@ -5,63 +5,63 @@
 module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_stream__payload, o_stream__valid, i_stream__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire \$10 ;
-  wire [28:0] \$11 ;
-  wire [28:0] \$12 ;
-  wire [17:0] \$13 ;
+  wire [33:0] \$10 ;
+  wire [23:0] \$11 ;
+  wire [17:0] \$12 ;
+  wire [21:0] \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [21:0] \$16 ;
-  wire [21:0] \$17 ;
-  wire [21:0] \$18 ;
-  wire \$19 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  reg [15:0] \$19 ;
   wire [16:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  reg [15:0] \$24 ;
+  reg \$20 ;
+  reg \$21 ;
+  reg [15:0] \$22 ;
+  reg \$23 ;
+  reg \$24 ;
   reg \$25 ;
-  reg \$26 ;
-  reg [15:0] \$27 ;
+  reg [15:0] \$26 ;
+  reg [1:0] \$27 ;
   reg \$28 ;
   reg \$29 ;
   wire [16:0] \$3 ;
-  reg \$30 ;
-  reg [15:0] \$31 ;
-  reg [1:0] \$32 ;
+  reg [15:0] \$30 ;
+  reg [2:0] \$31 ;
+  reg \$32 ;
   reg \$33 ;
-  reg \$34 ;
-  reg [15:0] \$35 ;
-  reg [2:0] \$36 ;
+  reg [15:0] \$34 ;
+  reg [3:0] \$35 ;
+  reg \$36 ;
   reg \$37 ;
-  reg \$38 ;
-  reg [15:0] \$39 ;
-  wire [30:0] \$4 ;
-  reg [3:0] \$40 ;
+  reg [15:0] \$38 ;
+  reg [4:0] \$39 ;
+  wire [26:0] \$4 ;
+  reg \$40 ;
   reg \$41 ;
-  reg \$42 ;
-  reg [15:0] \$43 ;
-  reg [4:0] \$44 ;
+  reg [15:0] \$42 ;
+  reg [5:0] \$43 ;
+  reg \$44 ;
   reg \$45 ;
-  reg \$46 ;
-  reg [15:0] \$47 ;
-  reg [5:0] \$48 ;
+  reg [15:0] \$46 ;
+  reg [6:0] \$47 ;
+  reg \$48 ;
   reg \$49 ;
-  wire [29:0] \$5 ;
-  reg \$50 ;
-  reg [15:0] \$51 ;
-  reg [6:0] \$52 ;
+  wire [21:0] \$5 ;
+  reg [15:0] \$50 ;
+  reg [9:0] \$51 ;
+  reg [19:0] \$52 ;
   reg \$53 ;
   reg \$54 ;
-  reg [15:0] \$55 ;
-  reg [14:0] \$56 ;
-  reg [22:0] \$57 ;
-  reg \$58 ;
+  reg [20:0] \$55 ;
+  reg [20:0] \$56 ;
+  reg [17:0] \$57 ;
+  reg [19:0] \$58 ;
   reg \$59 ;
-  wire [30:0] \$6 ;
-  reg [27:0] \$60 ;
-  reg [22:0] \$61 ;
+  wire [27:0] \$6 ;
+  reg \$60 ;
+  reg [23:0] \$61 ;
   reg \$62 ;
   reg \$63 ;
   reg [15:0] \$64 ;
@@ -70,12 +70,11 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
   reg [15:0] \$67 ;
   reg \$68 ;
   reg \$69 ;
-  wire [28:0] \$7 ;
+  wire [27:0] \$7 ;
   reg [15:0] \$70 ;
-  wire [29:0] \$8 ;
-  wire \$9 ;
-  wire [27:0] acc;
-  wire [29:0] acc_biased;
+  wire [28:0] \$8 ;
+  wire [32:0] \$9 ;
+  wire [23:0] acc_c;
   wire advance;
   wire bit0;
   wire bit1;
@@ -92,7 +91,7 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
   wire i_stream__ready;
   input i_stream__valid;
   wire i_stream__valid;
-  reg [22:0] intercept_c;
+  reg [19:0] intercept_c;
   wire [21:0] mirrored;
   output [15:0] o_stream__payload;
   reg [15:0] o_stream__payload = 16'h0000;
@@ -112,17 +111,24 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
   wire [4:0] prefix4;
   wire [5:0] prefix5;
   wire [6:0] prefix6;
-  wire [27:0] product_c;
-  wire [28:0] rounded;
+  wire [20:0] product0_c;
+  wire [20:0] product1_c;
+  wire [17:0] product2_c;
+  wire [24:0] rounded;
   input rst;
   wire rst;
-  reg [27:0] s10_mul_0 = 28'h0000000;
-  reg [22:0] s10_mul_1 = 23'h000000;
-  reg s10_mul_2 = 1'h0;
+  reg [20:0] s10_mul_0 = 21'h000000;
+  reg [20:0] s10_mul_1 = 21'h000000;
+  reg [17:0] s10_mul_2 = 18'h00000;
+  reg [19:0] s10_mul_3 = 20'h00000;
+  reg s10_mul_4 = 1'h0;
   reg s10_valid = 1'h0;
-  reg [15:0] s11_out_0 = 16'h0000;
-  reg s11_out_1 = 1'h0;
+  reg [23:0] s11_sum_0 = 24'h000000;
+  reg s11_sum_1 = 1'h0;
   reg s11_valid = 1'h0;
+  reg [15:0] s12_out_0 = 16'h0000;
+  reg s12_out_1 = 1'h0;
+  reg s12_valid = 1'h0;
   reg [15:0] s1_fold_0 = 16'h0000;
   reg s1_fold_1 = 1'h0;
   reg s1_valid = 1'h0;
@@ -155,11 +161,11 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
   reg s8_level6_2 = 1'h0;
   reg s8_valid = 1'h0;
   reg [15:0] s9_rom_0 = 16'h0000;
-  reg [14:0] s9_rom_1 = 15'h0000;
-  reg [22:0] s9_rom_2 = 23'h000000;
+  reg [9:0] s9_rom_1 = 10'h000;
+  reg [19:0] s9_rom_2 = 20'h00000;
   reg s9_rom_3 = 1'h0;
   reg s9_valid = 1'h0;
-  reg [14:0] slope_c;
+  reg [9:0] slope_c;
   reg [15:0] spare_data = 16'h0000;
   reg spare_valid = 1'h0;
   wire [17:0] thr0;
@@ -173,97 +179,104 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
   wire [15:0] x;
   wire [15:0] y_c;
   wire [15:0] y_unfold_c;
-  assign i_stream__ready = advance & \$19 ;
-  assign \$20  = ~ o_stream__valid;
-  assign \$21  = o_stream__ready | \$20 ;
-  assign \$22  = s11_valid & advance;
-  assign \$23  = s11_valid & advance;
+  assign \$17  = s12_valid & advance;
+  assign \$18  = s12_valid & advance;
   always @(posedge clk)
-    s1_fold_0 <= \$24 ;
+    s1_fold_0 <= \$19 ;
   always @(posedge clk)
-    s1_fold_1 <= \$25 ;
+    s1_fold_1 <= \$20 ;
   always @(posedge clk)
-    s1_valid <= \$26 ;
+    s1_valid <= \$21 ;
   always @(posedge clk)
-    s2_level0_0 <= \$27 ;
+    s2_level0_0 <= \$22 ;
   always @(posedge clk)
-    s2_level0_1 <= \$28 ;
+    s2_level0_1 <= \$23 ;
   always @(posedge clk)
-    s2_level0_2 <= \$29 ;
+    s2_level0_2 <= \$24 ;
   always @(posedge clk)
-    s2_valid <= \$30 ;
+    s2_valid <= \$25 ;
   always @(posedge clk)
-    s3_level1_0 <= \$31 ;
+    s3_level1_0 <= \$26 ;
   always @(posedge clk)
-    s3_level1_1 <= \$32 ;
+    s3_level1_1 <= \$27 ;
   always @(posedge clk)
-    s3_level1_2 <= \$33 ;
+    s3_level1_2 <= \$28 ;
   always @(posedge clk)
-    s3_valid <= \$34 ;
+    s3_valid <= \$29 ;
   always @(posedge clk)
-    s4_level2_0 <= \$35 ;
+    s4_level2_0 <= \$30 ;
   always @(posedge clk)
-    s4_level2_1 <= \$36 ;
+    s4_level2_1 <= \$31 ;
   always @(posedge clk)
-    s4_level2_2 <= \$37 ;
+    s4_level2_2 <= \$32 ;
   always @(posedge clk)
-    s4_valid <= \$38 ;
+    s4_valid <= \$33 ;
   always @(posedge clk)
-    s5_level3_0 <= \$39 ;
+    s5_level3_0 <= \$34 ;
   always @(posedge clk)
-    s5_level3_1 <= \$40 ;
+    s5_level3_1 <= \$35 ;
   always @(posedge clk)
-    s5_level3_2 <= \$41 ;
+    s5_level3_2 <= \$36 ;
   always @(posedge clk)
-    s5_valid <= \$42 ;
+    s5_valid <= \$37 ;
   always @(posedge clk)
-    s6_level4_0 <= \$43 ;
+    s6_level4_0 <= \$38 ;
   always @(posedge clk)
-    s6_level4_1 <= \$44 ;
+    s6_level4_1 <= \$39 ;
   always @(posedge clk)
-    s6_level4_2 <= \$45 ;
+    s6_level4_2 <= \$40 ;
   always @(posedge clk)
-    s6_valid <= \$46 ;
+    s6_valid <= \$41 ;
   always @(posedge clk)
-    s7_level5_0 <= \$47 ;
+    s7_level5_0 <= \$42 ;
   always @(posedge clk)
-    s7_level5_1 <= \$48 ;
+    s7_level5_1 <= \$43 ;
   always @(posedge clk)
-    s7_level5_2 <= \$49 ;
+    s7_level5_2 <= \$44 ;
   always @(posedge clk)
-    s7_valid <= \$50 ;
+    s7_valid <= \$45 ;
   always @(posedge clk)
-    s8_level6_0 <= \$51 ;
+    s8_level6_0 <= \$46 ;
   always @(posedge clk)
-    s8_level6_1 <= \$52 ;
+    s8_level6_1 <= \$47 ;
   always @(posedge clk)
-    s8_level6_2 <= \$53 ;
+    s8_level6_2 <= \$48 ;
   always @(posedge clk)
-    s8_valid <= \$54 ;
+    s8_valid <= \$49 ;
   always @(posedge clk)
-    s9_rom_0 <= \$55 ;
+    s9_rom_0 <= \$50 ;
   always @(posedge clk)
-    s9_rom_1 <= \$56 ;
+    s9_rom_1 <= \$51 ;
   always @(posedge clk)
-    s9_rom_2 <= \$57 ;
+    s9_rom_2 <= \$52 ;
   always @(posedge clk)
-    s9_rom_3 <= \$58 ;
+    s9_rom_3 <= \$53 ;
   always @(posedge clk)
-    s9_valid <= \$59 ;
+    s9_valid <= \$54 ;
   always @(posedge clk)
-    s10_mul_0 <= \$60 ;
+    s10_mul_0 <= \$55 ;
   always @(posedge clk)
-    s10_mul_1 <= \$61 ;
+    s10_mul_1 <= \$56 ;
   always @(posedge clk)
-    s10_mul_2 <= \$62 ;
+    s10_mul_2 <= \$57 ;
   always @(posedge clk)
-    s10_valid <= \$63 ;
+    s10_mul_3 <= \$58 ;
   always @(posedge clk)
-    s11_out_0 <= \$64 ;
+    s10_mul_4 <= \$59 ;
   always @(posedge clk)
-    s11_out_1 <= \$65 ;
+    s10_valid <= \$60 ;
   always @(posedge clk)
-    s11_valid <= \$66 ;
+    s11_sum_0 <= \$61 ;
+  always @(posedge clk)
+    s11_sum_1 <= \$62 ;
+  always @(posedge clk)
+    s11_valid <= \$63 ;
+  always @(posedge clk)
+    s12_out_0 <= \$64 ;
+  always @(posedge clk)
+    s12_out_1 <= \$65 ;
+  always @(posedge clk)
+    s12_valid <= \$66 ;
   always @(posedge clk)
     o_stream__payload <= \$67 ;
   always @(posedge clk)
@@ -276,37 +289,34 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
   assign \$2  = - $signed(i_stream__payload);
   assign \$3  = \$1  ? { i_stream__payload[15], i_stream__payload } : \$2 ;
   assign pos_c = $signed(i_stream__payload) > $signed(1'h0);
-  assign bit0 = $signed(s1_fold_0) >= $signed(14'h25d8);
+  assign bit0 = $signed(s1_fold_0) >= $signed(15'h5bd6);
   assign bit1 = $signed(s2_level0_0) >= $signed(thr1);
   assign bit2 = $signed(s3_level1_0) >= $signed(thr2);
   assign bit3 = $signed(s4_level2_0) >= $signed(thr3);
   assign bit4 = $signed(s5_level3_0) >= $signed(thr4);
   assign bit5 = $signed(s6_level4_0) >= $signed(thr5);
   assign bit6 = $signed(s7_level5_0) >= $signed(thr6);
-  assign \$4  = $signed(s9_rom_0) * $signed(s9_rom_1);
-  assign \$6  = $signed(s10_mul_0) + $signed(\$5 );
-  assign \$7  = $signed(\$6 [27:0]) + $signed(12'h7ff);
-  assign acc_biased = $signed(\$7 ) + $signed({ 1'h0, \$6 [12] });
-  assign \$9  = $signed(\$8 [28:0]) > $signed(17'h0ffff);
-  assign \$10  = $signed(\$8 [28:0]) < $signed(1'h0);
-  assign \$11  = \$10  ? 29'h00000000 : \$8 [28:0];
-  assign \$12  = \$9  ? 29'h0000ffff : \$11 ;
-  assign \$13  = 17'h10000 - s11_out_0;
-  assign \$14  = $signed(\$13 ) > $signed(17'h0ffff);
-  assign \$15  = $signed(\$13 ) < $signed(1'h0);
-  assign \$16  = \$15  ? 22'h000000 : { \$13 [17], \$13 [17], \$13 [17], \$13 [17], \$13  };
-  assign \$17  = \$14  ? 22'h00ffff : \$16 ;
-  assign \$18  = s11_out_1 ? \$17  : { 6'h00, s11_out_0 };
+  assign product0_c = $signed(s9_rom_0) * $signed({ 1'h0, s9_rom_1[3:0] });
+  assign product1_c = $signed(s9_rom_0) * $signed({ 1'h0, s9_rom_1[7:4] });
+  assign product2_c = $signed(s9_rom_0) * $signed(s9_rom_1[9:8]);
+  assign \$6  = $signed(\$4 ) + $signed(\$5 );
+  assign \$8  = $signed(\$6 ) + $signed(\$7 );
+  assign \$10  = $signed(\$8 ) + $signed(\$9 );
+  assign \$12  = 17'h10000 - s12_out_0;
+  assign \$13  = s12_out_1 ? { \$12 [17], \$12 [17], \$12 [17], \$12 [17], \$12  } : { 6'h00, s12_out_0 };
   assign advance = ~ spare_valid;
-  assign \$19  = ~ rst;
+  assign \$14  = ~ rst;
+  assign i_stream__ready = advance & \$14 ;
+  assign \$15  = ~ o_stream__valid;
+  assign \$16  = o_stream__ready | \$15 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
     casez (s2_level0_1)
       1'h0:
-          thr1 = 18'h3cd72;
+          thr1 = 18'h3c02f;
       1'h1:
-          thr1 = 18'h3fb9a;
+          thr1 = 18'h3eebf;
     endcase
   end
   always @* begin
@@ -314,13 +324,13 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
     (* full_case = 32'd1 *)
     casez (s3_level1_1)
       2'h0:
-          thr2 = 18'h3b8f6;
+          thr2 = 18'h3aaad;
       2'h1:
-          thr2 = 18'h3daff;
+          thr2 = 18'h3d02c;
       2'h2:
-          thr2 = 18'h3efd2;
+          thr2 = 18'h3e599;
       2'h3:
-          thr2 = 18'h00001;
+          thr2 = 18'h3f8a4;
     endcase
   end
   always @* begin
@@ -328,19 +338,19 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
     (* full_case = 32'd1 *)
     casez (s4_level2_1)
       3'h0:
-          thr3 = 18'h3a757;
+          thr3 = 18'h39690;
       3'h1:
-          thr3 = 18'h3c4af;
+          thr3 = 18'h3b659;
       3'h2:
-          thr3 = 18'h3d4ae;
+          thr3 = 18'h3c8c8;
       3'h3:
-          thr3 = 18'h3e0a3;
+          thr3 = 18'h3d68e;
       3'h4:
-          thr3 = 18'h3ead9;
+          thr3 = 18'h3e0cd;
       3'h5:
-          thr3 = 18'h3f516;
+          thr3 = 18'h3ea13;
       3'h6:
-          thr3 = 18'h00001;
+          thr3 = 18'h3f3a0;
       3'h7:
           thr3 = 18'h00001;
     endcase
@@ -350,35 +360,35 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
     (* full_case = 32'd1 *)
     casez (s5_level3_1)
       4'h0:
-          thr4 = 18'h39932;
+          thr4 = 18'h38d29;
       4'h1:
-          thr4 = 18'h3b126;
+          thr4 = 18'h3a199;
       4'h2:
-          thr4 = 18'h3bf3a;
+          thr4 = 18'h3b061;
       4'h3:
-          thr4 = 18'h3c950;
+          thr4 = 18'h3bbf4;
       4'h4:
-          thr4 = 18'h3d143;
+          thr4 = 18'h3c4f4;
       4'h5:
-          thr4 = 18'h3d805;
+          thr4 = 18'h3ccd4;
       4'h6:
-          thr4 = 18'h3ddeb;
+          thr4 = 18'h3d35d;
       4'h7:
-          thr4 = 18'h3e345;
+          thr4 = 18'h3d934;
       4'h8:
-          thr4 = 18'h3e84a;
+          thr4 = 18'h3de6d;
       4'h9:
-          thr4 = 18'h3ed55;
+          thr4 = 18'h3e341;
       4'ha:
-          thr4 = 18'h3f255;
+          thr4 = 18'h3e7da;
       4'hb:
-          thr4 = 18'h3f80e;
+          thr4 = 18'h3ec58;
       4'hc:
-          thr4 = 18'h00001;
+          thr4 = 18'h3f121;
       4'hd:
-          thr4 = 18'h00001;
+          thr4 = 18'h3f5fa;
       4'he:
-          thr4 = 18'h00001;
+          thr4 = 18'h3fbc5;
       4'hf:
           thr4 = 18'h00001;
     endcase
@@ -388,65 +398,65 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
     (* full_case = 32'd1 *)
     casez (s6_level4_1)
       5'h00:
-          thr5 = 18'h38efa;
+          thr5 = 18'h389fc;
       5'h01:
-          thr5 = 18'h3a0f5;
+          thr5 = 18'h393de;
       5'h02:
-          thr5 = 18'h3aca4;
+          thr5 = 18'h39aeb;
       5'h03:
-          thr5 = 18'h3b53e;
+          thr5 = 18'h3a6c4;
       5'h04:
-          thr5 = 18'h3bc45;
+          thr5 = 18'h3adc7;
       5'h05:
-          thr5 = 18'h3c205;
+          thr5 = 18'h3b2a7;
       5'h06:
-          thr5 = 18'h3c713;
+          thr5 = 18'h3b966;
       5'h07:
-          thr5 = 18'h3cb6b;
+          thr5 = 18'h3be26;
       5'h08:
-          thr5 = 18'h3cf68;
+          thr5 = 18'h3c2c3;
       5'h09:
-          thr5 = 18'h3d30c;
+          thr5 = 18'h3c6fc;
       5'h0a:
-          thr5 = 18'h3d672;
+          thr5 = 18'h3caef;
       5'h0b:
-          thr5 = 18'h3d98b;
+          thr5 = 18'h3ce89;
       5'h0c:
-          thr5 = 18'h3dc7a;
+          thr5 = 18'h3d1a9;
       5'h0d:
-          thr5 = 18'h3df4b;
+          thr5 = 18'h3d4f2;
       5'h0e:
-          thr5 = 18'h3e1f8;
+          thr5 = 18'h3d7ec;
       5'h0f:
-          thr5 = 18'h3e496;
+          thr5 = 18'h3da77;
       5'h10:
-          thr5 = 18'h3e716;
+          thr5 = 18'h3dd25;
       5'h11:
-          thr5 = 18'h3e998;
+          thr5 = 18'h3dfa6;
       5'h12:
-          thr5 = 18'h3ec1a;
+          thr5 = 18'h3e1f8;
       5'h13:
-          thr5 = 18'h3ee92;
+          thr5 = 18'h3e477;
       5'h14:
-          thr5 = 18'h3f110;
+          thr5 = 18'h3e6c5;
       5'h15:
-          thr5 = 18'h3f3a9;
+          thr5 = 18'h3e8ea;
       5'h16:
-          thr5 = 18'h3f689;
+          thr5 = 18'h3eb36;
       5'h17:
-          thr5 = 18'h3f9b9;
+          thr5 = 18'h3ed7e;
       5'h18:
-          thr5 = 18'h3fe10;
+          thr5 = 18'h3efe9;
       5'h19:
-          thr5 = 18'h00001;
+          thr5 = 18'h3f24c;
       5'h1a:
-          thr5 = 18'h00001;
+          thr5 = 18'h3f4d2;
       5'h1b:
-          thr5 = 18'h00001;
+          thr5 = 18'h3f751;
       5'h1c:
-          thr5 = 18'h00001;
+          thr5 = 18'h3fa34;
       5'h1d:
-          thr5 = 18'h00001;
+          thr5 = 18'h3fddd;
       5'h1e:
           thr5 = 18'h00001;
       5'h1f:
@@ -458,125 +468,125 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
     (* full_case = 32'd1 *)
     casez (s7_level5_1)
       6'h00:
-          thr6 = 18'h38857;
+          thr6 = 18'h38200;
       6'h01:
-          thr6 = 18'h3947d;
+          thr6 = 18'h38bd3;
       6'h02:
-          thr6 = 18'h39d4f;
+          thr6 = 18'h38ea8;
       6'h03:
-          thr6 = 18'h3a450;
+          thr6 = 18'h39515;
       6'h04:
-          thr6 = 18'h3aa1a;
+          thr6 = 18'h399ca;
       6'h05:
-          thr6 = 18'h3aef4;
+          thr6 = 18'h39e54;
       6'h06:
-          thr6 = 18'h3b33c;
+          thr6 = 18'h3a464;
       6'h07:
-          thr6 = 18'h3b726;
+          thr6 = 18'h3a8d7;
       6'h08:
-          thr6 = 18'h3baab;
+          thr6 = 18'h3ac3b;
       6'h09:
-          thr6 = 18'h3bdc6;
+          thr6 = 18'h3af26;
       6'h0a:
-          thr6 = 18'h3c0ab;
+          thr6 = 18'h3b18e;
       6'h0b:
-          thr6 = 18'h3c373;
+          thr6 = 18'h3b497;
       6'h0c:
-          thr6 = 18'h3c5e2;
+          thr6 = 18'h3b7e3;
       6'h0d:
-          thr6 = 18'h3c83b;
+          thr6 = 18'h3bab5;
       6'h0e:
-          thr6 = 18'h3ca60;
+          thr6 = 18'h3bd1d;
       6'h0f:
-          thr6 = 18'h3cc71;
+          thr6 = 18'h3bf2b;
       6'h10:
-          thr6 = 18'h3ce6e;
+          thr6 = 18'h3c17c;
       6'h11:
-          thr6 = 18'h3d059;
+          thr6 = 18'h3c3ed;
       6'h12:
-          thr6 = 18'h3d22e;
+          thr6 = 18'h3c605;
       6'h13:
-          thr6 = 18'h3d3e0;
+          thr6 = 18'h3c7df;
       6'h14:
-          thr6 = 18'h3d589;
+          thr6 = 18'h3c9e0;
       6'h15:
-          thr6 = 18'h3d73c;
+          thr6 = 18'h3cbe2;
       6'h16:
-          thr6 = 18'h3d8cc;
+          thr6 = 18'h3cdb3;
       6'h17:
-          thr6 = 18'h3da43;
+          thr6 = 18'h3cf68;
       6'h18:
-          thr6 = 18'h3dbc0;
+          thr6 = 18'h3d0f1;
       6'h19:
-          thr6 = 18'h3dd32;
+          thr6 = 18'h3d28a;
       6'h1a:
-          thr6 = 18'h3de9d;
+          thr6 = 18'h3d429;
       6'h1b:
-          thr6 = 18'h3dffa;
+          thr6 = 18'h3d5c5;
       6'h1c:
-          thr6 = 18'h3e14d;
+          thr6 = 18'h3d73c;
       6'h1d:
-          thr6 = 18'h3e2a1;
+          thr6 = 18'h3d88e;
       6'h1e:
-          thr6 = 18'h3e3ed;
+          thr6 = 18'h3d9d2;
       6'h1f:
-          thr6 = 18'h3e538;
+          thr6 = 18'h3db22;
       6'h20:
-          thr6 = 18'h3e677;
+          thr6 = 18'h3dc86;
       6'h21:
-          thr6 = 18'h3e7b1;
+          thr6 = 18'h3ddd2;
       6'h22:
-          thr6 = 18'h3e8e8;
+          thr6 = 18'h3df0d;
       6'h23:
-          thr6 = 18'h3ea35;
+          thr6 = 18'h3e03a;
       6'h24:
-          thr6 = 18'h3eb7a;
+          thr6 = 18'h3e160;
       6'h25:
-          thr6 = 18'h3ecb6;
+          thr6 = 18'h3e298;
       6'h26:
-          thr6 = 18'h3edf7;
+          thr6 = 18'h3e3dd;
       6'h27:
-          thr6 = 18'h3ef34;
+          thr6 = 18'h3e4fc;
       6'h28:
-          thr6 = 18'h3f071;
+          thr6 = 18'h3e62d;
       6'h29:
-          thr6 = 18'h3f1ad;
+          thr6 = 18'h3e743;
       6'h2a:
-          thr6 = 18'h3f300;
+          thr6 = 18'h3e856;
       6'h2b:
-          thr6 = 18'h3f465;
+          thr6 = 18'h3e98b;
       6'h2c:
-          thr6 = 18'h3f5cf;
+          thr6 = 18'h3eaa3;
       6'h2d:
-          thr6 = 18'h3f746;
+          thr6 = 18'h3ebc5;
       6'h2e:
-          thr6 = 18'h3f8e1;
+          thr6 = 18'h3eceb;
       6'h2f:
-          thr6 = 18'h3faa0;
+          thr6 = 18'h3ee13;
       6'h30:
-          thr6 = 18'h3fcae;
+          thr6 = 18'h3ef5a;
       6'h31:
-          thr6 = 18'h00001;
+          thr6 = 18'h3f086;
       6'h32:
-          thr6 = 18'h00001;
+          thr6 = 18'h3f1c1;
       6'h33:
-          thr6 = 18'h00001;
+          thr6 = 18'h3f2f9;
       6'h34:
-          thr6 = 18'h00001;
+          thr6 = 18'h3f432;
       6'h35:
-          thr6 = 18'h00001;
+          thr6 = 18'h3f571;
       6'h36:
-          thr6 = 18'h00001;
+          thr6 = 18'h3f695;
       6'h37:
-          thr6 = 18'h00001;
+          thr6 = 18'h3f7f1;
       6'h38:
-          thr6 = 18'h00001;
+          thr6 = 18'h3f961;
       6'h39:
-          thr6 = 18'h00001;
+          thr6 = 18'h3faed;
       6'h3a:
-          thr6 = 18'h00001;
+          thr6 = 18'h3fcc7;
       6'h3b:
-          thr6 = 18'h00001;
+          thr6 = 18'h3ff81;
       6'h3c:
           thr6 = 18'h00001;
       6'h3d:
@@ -592,203 +602,245 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
     (* full_case = 32'd1 *)
     casez (s8_level6_1)
       7'h00:
-          slope_c = 15'h001c;
+          slope_c = 10'h001;
       7'h01:
-          slope_c = 15'h002d;
+          slope_c = 10'h001;
       7'h02:
-          slope_c = 15'h0042;
+          slope_c = 10'h001;
       7'h03:
-          slope_c = 15'h005b;
+          slope_c = 10'h001;
       7'h04:
-          slope_c = 15'h0078;
+          slope_c = 10'h002;
       7'h05:
-          slope_c = 15'h0099;
+          slope_c = 10'h002;
       7'h06:
-          slope_c = 15'h00be;
+          slope_c = 10'h002;
       7'h07:
-          slope_c = 15'h00e8;
+          slope_c = 10'h003;
       7'h08:
-          slope_c = 15'h0115;
+          slope_c = 10'h003;
       7'h09:
-          slope_c = 15'h0147;
+          slope_c = 10'h003;
       7'h0a:
-          slope_c = 15'h017c;
+          slope_c = 10'h004;
       7'h0b:
-          slope_c = 15'h01b5;
+          slope_c = 10'h005;
       7'h0c:
-          slope_c = 15'h01f2;
+          slope_c = 10'h006;
       7'h0d:
-          slope_c = 15'h0235;
+          slope_c = 10'h007;
       7'h0e:
-          slope_c = 15'h027d;
+          slope_c = 10'h008;
       7'h0f:
-          slope_c = 15'h02ca;
+          slope_c = 10'h009;
       7'h10:
-          slope_c = 15'h031a;
+          slope_c = 10'h00a;
       7'h11:
-          slope_c = 15'h036e;
+          slope_c = 10'h00b;
       7'h12:
-          slope_c = 15'h03c7;
+          slope_c = 10'h00c;
       7'h13:
-          slope_c = 15'h0420;
+          slope_c = 10'h00d;
       7'h14:
-          slope_c = 15'h0481;
+          slope_c = 10'h00e;
       7'h15:
-          slope_c = 15'h04e6;
+          slope_c = 10'h00f;
       7'h16:
-          slope_c = 15'h0553;
+          slope_c = 10'h011;
       7'h17:
-          slope_c = 15'h05c4;
+          slope_c = 10'h013;
       7'h18:
-          slope_c = 15'h0633;
+          slope_c = 10'h015;
       7'h19:
-          slope_c = 15'h06a7;
+          slope_c = 10'h017;
       7'h1a:
-          slope_c = 15'h0721;
+          slope_c = 10'h019;
       7'h1b:
-          slope_c = 15'h079f;
+          slope_c = 10'h01b;
       7'h1c:
-          slope_c = 15'h0819;
+          slope_c = 10'h01d;
       7'h1d:
-          slope_c = 15'h089f;
+          slope_c = 10'h01f;
       7'h1e:
-          slope_c = 15'h0926;
+          slope_c = 10'h021;
       7'h1f:
-          slope_c = 15'h09b5;
+          slope_c = 10'h023;
       7'h20:
-          slope_c = 15'h0a48;
+          slope_c = 10'h026;
       7'h21:
-          slope_c = 15'h0ade;
+          slope_c = 10'h029;
       7'h22:
-          slope_c = 15'h0b7a;
+          slope_c = 10'h02c;
       7'h23:
-          slope_c = 15'h0c17;
+          slope_c = 10'h02f;
       7'h24:
-          slope_c = 15'h0cbb;
+          slope_c = 10'h032;
       7'h25:
-          slope_c = 15'h0d62;
+          slope_c = 10'h035;
       7'h26:
-          slope_c = 15'h0e07;
+          slope_c = 10'h038;
       7'h27:
-          slope_c = 15'h0eac;
+          slope_c = 10'h03b;
       7'h28:
-          slope_c = 15'h0f57;
+          slope_c = 10'h03f;
       7'h29:
-          slope_c = 15'h100b;
+          slope_c = 10'h043;
       7'h2a:
-          slope_c = 15'h10d8;
+          slope_c = 10'h047;
       7'h2b:
-          slope_c = 15'h1193;
+          slope_c = 10'h04b;
       7'h2c:
-          slope_c = 15'h1252;
+          slope_c = 10'h04f;
       7'h2d:
-          slope_c = 15'h1314;
+          slope_c = 10'h053;
       7'h2e:
-          slope_c = 15'h13d2;
+          slope_c = 10'h057;
       7'h2f:
-          slope_c = 15'h1495;
+          slope_c = 10'h05b;
       7'h30:
-          slope_c = 15'h155a;
+          slope_c = 10'h05f;
       7'h31:
-          slope_c = 15'h1630;
+          slope_c = 10'h063;
       7'h32:
-          slope_c = 15'h1706;
+          slope_c = 10'h068;
       7'h33:
-          slope_c = 15'h17de;
+          slope_c = 10'h06d;
       7'h34:
-          slope_c = 15'h18b4;
+          slope_c = 10'h072;
       7'h35:
-          slope_c = 15'h198b;
+          slope_c = 10'h077;
       7'h36:
-          slope_c = 15'h1a64;
+          slope_c = 10'h07c;
       7'h37:
-          slope_c = 15'h1b40;
+          slope_c = 10'h082;
       7'h38:
-          slope_c = 15'h1c1f;
+          slope_c = 10'h087;
       7'h39:
-          slope_c = 15'h1cff;
+          slope_c = 10'h08c;
       7'h3a:
-          slope_c = 15'h1de6;
+          slope_c = 10'h091;
       7'h3b:
-          slope_c = 15'h1ecf;
+          slope_c = 10'h096;
       7'h3c:
-          slope_c = 15'h1fb6;
+          slope_c = 10'h09b;
       7'h3d:
-          slope_c = 15'h20a1;
+          slope_c = 10'h0a0;
       7'h3e:
-          slope_c = 15'h218f;
+          slope_c = 10'h0a6;
       7'h3f:
-          slope_c = 15'h227a;
+          slope_c = 10'h0ac;
       7'h40:
-          slope_c = 15'h2369;
+          slope_c = 10'h0b2;
       7'h41:
-          slope_c = 15'h2451;
+          slope_c = 10'h0b8;
       7'h42:
-          slope_c = 15'h2543;
+          slope_c = 10'h0be;
       7'h43:
-          slope_c = 15'h2629;
+          slope_c = 10'h0c4;
       7'h44:
-          slope_c = 15'h2714;
+          slope_c = 10'h0ca;
       7'h45:
-          slope_c = 15'h2807;
+          slope_c = 10'h0d0;
       7'h46:
-          slope_c = 15'h290d;
+          slope_c = 10'h0d6;
       7'h47:
-          slope_c = 15'h2a09;
+          slope_c = 10'h0dc;
       7'h48:
-          slope_c = 15'h2b03;
+          slope_c = 10'h0e2;
       7'h49:
-          slope_c = 15'h2bfb;
+          slope_c = 10'h0e8;
       7'h4a:
-          slope_c = 15'h2cea;
+          slope_c = 10'h0ef;
       7'h4b:
-          slope_c = 15'h2ddf;
+          slope_c = 10'h0f6;
       7'h4c:
-          slope_c = 15'h2ecf;
+          slope_c = 10'h0fd;
       7'h4d:
-          slope_c = 15'h2fab;
+          slope_c = 10'h104;
       7'h4e:
-          slope_c = 15'h30a7;
+          slope_c = 10'h10a;
       7'h4f:
-          slope_c = 15'h3197;
+          slope_c = 10'h111;
       7'h50:
-          slope_c = 15'h327f;
+          slope_c = 10'h118;
       7'h51:
-          slope_c = 15'h3369;
+          slope_c = 10'h11f;
       7'h52:
-          slope_c = 15'h3447;
+          slope_c = 10'h125;
       7'h53:
-          slope_c = 15'h3524;
+          slope_c = 10'h12c;
       7'h54:
-          slope_c = 15'h360c;
+          slope_c = 10'h132;
       7'h55:
-          slope_c = 15'h36e6;
+          slope_c = 10'h139;
       7'h56:
-          slope_c = 15'h37c8;
+          slope_c = 10'h140;
       7'h57:
-          slope_c = 15'h38aa;
+          slope_c = 10'h147;
       7'h58:
-          slope_c = 15'h397e;
+          slope_c = 10'h14e;
       7'h59:
-          slope_c = 15'h3a51;
+          slope_c = 10'h155;
       7'h5a:
-          slope_c = 15'h3b14;
+          slope_c = 10'h15c;
       7'h5b:
-          slope_c = 15'h3bd6;
+          slope_c = 10'h163;
       7'h5c:
-          slope_c = 15'h3c93;
+          slope_c = 10'h16a;
       7'h5d:
-          slope_c = 15'h3d41;
+          slope_c = 10'h171;
       7'h5e:
-          slope_c = 15'h3de9;
+          slope_c = 10'h178;
       7'h5f:
-          slope_c = 15'h3e84;
+          slope_c = 10'h17f;
       7'h60:
-          slope_c = 15'h3f10;
+          slope_c = 10'h187;
       7'h61:
-          slope_c = 15'h3f8b;
+          slope_c = 10'h18e;
+      7'h62:
+          slope_c = 10'h195;
+      7'h63:
+          slope_c = 10'h19c;
+      7'h64:
+          slope_c = 10'h1a3;
+      7'h65:
+          slope_c = 10'h1a9;
+      7'h66:
+          slope_c = 10'h1b0;
+      7'h67:
+          slope_c = 10'h1b7;
+      7'h68:
+          slope_c = 10'h1bd;
+      7'h69:
+          slope_c = 10'h1c3;
+      7'h6a:
+          slope_c = 10'h1c9;
+      7'h6b:
+          slope_c = 10'h1ce;
+      7'h6c:
+          slope_c = 10'h1d3;
+      7'h6d:
+          slope_c = 10'h1d9;
+      7'h6e:
+          slope_c = 10'h1de;
+      7'h6f:
+          slope_c = 10'h1e3;
+      7'h70:
+          slope_c = 10'h1e8;
+      7'h71:
+          slope_c = 10'h1ed;
+      7'h72:
+          slope_c = 10'h1f1;
+      7'h73:
+          slope_c = 10'h1f5;
+      7'h74:
+          slope_c = 10'h1f9;
+      7'h75:
+          slope_c = 10'h1fc;
+      7'h76:
+          slope_c = 10'h1ff;
       default:
-          slope_c = 15'h3fee;
+          slope_c = 10'h1ff;
     endcase
   end
   always @* begin
@@ -796,441 +848,521 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
     (* full_case = 32'd1 *)
     casez (s8_level6_1)
       7'h00:
-          intercept_c = 23'h007ad7;
+          intercept_c = 20'h008b0;
       7'h01:
-          intercept_c = 23'h00ba99;
+          intercept_c = 20'h008a7;
       7'h02:
-          intercept_c = 23'h0104ec;
+          intercept_c = 20'h008b1;
       7'h03:
-          intercept_c = 23'h015909;
+          intercept_c = 20'h008bb;
       7'h04:
-          intercept_c = 23'h01b64d;
+          intercept_c = 20'h00feb;
       7'h05:
-          intercept_c = 23'h021c20;
+          intercept_c = 20'h00fe4;
       7'h06:
-          intercept_c = 23'h028a16;
+          intercept_c = 20'h00fec;
       7'h07:
-          intercept_c = 23'h03027e;
+          intercept_c = 20'h0169d;
       7'h08:
-          intercept_c = 23'h037f40;
+          intercept_c = 20'h0169a;
       7'h09:
-          intercept_c = 23'h040587;
+          intercept_c = 20'h016a3;
       7'h0a:
-          intercept_c = 23'h048fa6;
+          intercept_c = 20'h01cfa;
       7'h0b:
-          intercept_c = 23'h05200c;
+          intercept_c = 20'h02318;
       7'h0c:
-          intercept_c = 23'h05b667;
+          intercept_c = 20'h02902;
       7'h0d:
-          intercept_c = 23'h06572d;
+          intercept_c = 20'h02ec2;
       7'h0e:
-          intercept_c = 23'h06ff6c;
+          intercept_c = 20'h0345c;
       7'h0f:
-          intercept_c = 23'h07aec5;
+          intercept_c = 20'h039d6;
       7'h10:
-          intercept_c = 23'h086071;
+          intercept_c = 20'h03f33;
       7'h11:
-          intercept_c = 23'h091692;
+          intercept_c = 20'h04477;
       7'h12:
-          intercept_c = 23'h09d303;
+          intercept_c = 20'h049a3;
       7'h13:
-          intercept_c = 23'h0a8b3b;
+          intercept_c = 20'h04eb9;
       7'h14:
-          intercept_c = 23'h0b4f9f;
+          intercept_c = 20'h053bb;
       7'h15:
-          intercept_c = 23'h0c1793;
+          intercept_c = 20'h058ab;
       7'h16:
-          intercept_c = 23'h0ceabc;
+          intercept_c = 20'h06257;
       7'h17:
-          intercept_c = 23'h0dc0aa;
+          intercept_c = 20'h06bc6;
       7'h18:
-          intercept_c = 23'h0e8e7a;
+          intercept_c = 20'h074fe;
       7'h19:
-          intercept_c = 23'h0f6130;
+          intercept_c = 20'h07e05;
       7'h1a:
-          intercept_c = 23'h103a4e;
+          intercept_c = 20'h086dd;
       7'h1b:
-          intercept_c = 23'h1115f5;
+          intercept_c = 20'h08f8c;
       7'h1c:
-          intercept_c = 23'h11e67a;
+          intercept_c = 20'h09813;
       7'h1d:
-          intercept_c = 23'h12c734;
+          intercept_c = 20'h0a075;
       7'h1e:
-          intercept_c = 23'h13a521;
+          intercept_c = 20'h0a8b7;
       7'h1f:
-          intercept_c = 23'h148b99;
+          intercept_c = 20'h0b0d9;
       7'h20:
-          intercept_c = 23'h1573e0;
+          intercept_c = 20'h0bcd1;
       7'h21:
-          intercept_c = 23'h165c45;
+          intercept_c = 20'h0c88c;
       7'h22:
-          intercept_c = 23'h174944;
+          intercept_c = 20'h0d40b;
       7'h23:
-          intercept_c = 23'h183322;
+          intercept_c = 20'h0df53;
       7'h24:
-          intercept_c = 23'h1922c1;
+          intercept_c = 20'h0ea68;
       7'h25:
-          intercept_c = 23'h1a11f9;
+          intercept_c = 20'h0f54d;
       7'h26:
-          intercept_c = 23'h1af9d9;
+          intercept_c = 20'h10003;
       7'h27:
-          intercept_c = 23'h1bdd6f;
+          intercept_c = 20'h10a8e;
       7'h28:
-          intercept_c = 23'h1cc4f7;
+          intercept_c = 20'h1185d;
       7'h29:
-          intercept_c = 23'h1db416;
+          intercept_c = 20'h125e6;
       7'h2a:
-          intercept_c = 23'h1ebec3;
+          intercept_c = 20'h1332d;
       7'h2b:
-          intercept_c = 23'h1fad26;
+          intercept_c = 20'h14036;
       7'h2c:
-          intercept_c = 23'h209be5;
+          intercept_c = 20'h14d03;
       7'h2d:
-          intercept_c = 23'h2189a6;
+          intercept_c = 20'h15999;
       7'h2e:
-          intercept_c = 23'h226e1b;
+          intercept_c = 20'h165f9;
       7'h2f:
-          intercept_c = 23'h23541b;
+          intercept_c = 20'h17225;
       7'h30:
-          intercept_c = 23'h24380c;
+          intercept_c = 20'h17e1f;
       7'h31:
-          intercept_c = 23'h252aa1;
+          intercept_c = 20'h189ea;
       7'h32:
-          intercept_c = 23'h261849;
+          intercept_c = 20'h19866;
       7'h33:
-          intercept_c = 23'h270348;
+          intercept_c = 20'h1a69e;
       7'h34:
-          intercept_c = 23'h27e737;
+          intercept_c = 20'h1b493;
       7'h35:
-          intercept_c = 23'h28c7a0;
+          intercept_c = 20'h1c248;
       7'h36:
-          intercept_c = 23'h29a586;
+          intercept_c = 20'h1cfc1;
       7'h37:
-          intercept_c = 23'h2a81dd;
+          intercept_c = 20'h1df9a;
       7'h38:
-          intercept_c = 23'h2b5c83;
+          intercept_c = 20'h1ec94;
       7'h39:
-          intercept_c = 23'h2c3383;
+          intercept_c = 20'h1f956;
       7'h3a:
-          intercept_c = 23'h2d0c6d;
+          intercept_c = 20'h205e1;
       7'h3b:
-          intercept_c = 23'h2de262;
+          intercept_c = 20'h21238;
       7'h3c:
-          intercept_c = 23'h2eb1d2;
+          intercept_c = 20'h21e5d;
       7'h3d:
-          intercept_c = 23'h2f8000;
+          intercept_c = 20'h22a50;
       7'h3e:
-          intercept_c = 23'h304c12;
+          intercept_c = 20'h23867;
       7'h3f:
-          intercept_c = 23'h3110dc;
+          intercept_c = 20'h2463b;
       7'h40:
-          intercept_c = 23'h31d454;
+          intercept_c = 20'h253cd;
       7'h41:
-          intercept_c = 23'h328d83;
+          intercept_c = 20'h2611e;
       7'h42:
-          intercept_c = 23'h3349fc;
+          intercept_c = 20'h26e32;
       7'h43:
-          intercept_c = 23'h33f8b8;
+          intercept_c = 20'h27b07;
       7'h44:
-          intercept_c = 23'h34a6e2;
+          intercept_c = 20'h287a2;
       7'h45:
-          intercept_c = 23'h35566b;
+          intercept_c = 20'h29401;
       7'h46:
-          intercept_c = 23'h360e1d;
+          intercept_c = 20'h2a027;
       7'h47:
-          intercept_c = 23'h36b9d4;
+          intercept_c = 20'h2ac15;
       7'h48:
-          intercept_c = 23'h375f26;
+          intercept_c = 20'h2b7cb;
       7'h49:
-          intercept_c = 23'h37fe4c;
+          intercept_c = 20'h2c34b;
       7'h4a:
-          intercept_c = 23'h389302;
+          intercept_c = 20'h2d071;
       7'h4b:
-          intercept_c = 23'h3926bf;
+          intercept_c = 20'h2dd50;
       7'h4c:
-          intercept_c = 23'h39b2d3;
+          intercept_c = 20'h2e9e6;
       7'h4d:
-          intercept_c = 23'h3a2ef2;
+          intercept_c = 20'h2f639;
       7'h4e:
-          intercept_c = 23'h3ab8b7;
+          intercept_c = 20'h30091;
       7'h4f:
-          intercept_c = 23'h3b36e3;
+          intercept_c = 20'h30c65;
       7'h50:
-          intercept_c = 23'h3bac57;
+          intercept_c = 20'h317f4;
       7'h51:
-          intercept_c = 23'h3c1e36;
+          intercept_c = 20'h32341;
       7'h52:
-          intercept_c = 23'h3c85e5;
+          intercept_c = 20'h32cbc;
       7'h53:
-          intercept_c = 23'h3ce8d6;
+          intercept_c = 20'h33790;
       7'h54:
-          intercept_c = 23'h3d4c01;
+          intercept_c = 20'h340a3;
       7'h55:
-          intercept_c = 23'h3da4b3;
+          intercept_c = 20'h34afe;
       7'h56:
-          intercept_c = 23'h3dfbf0;
+          intercept_c = 20'h35518;
       7'h57:
-          intercept_c = 23'h3e4e28;
+          intercept_c = 20'h35ef3;
       7'h58:
-          intercept_c = 23'h3e968d;
+          intercept_c = 20'h3688d;
       7'h59:
-          intercept_c = 23'h3ed9dd;
+          intercept_c = 20'h371e7;
       7'h5a:
-          intercept_c = 23'h3f1393;
+          intercept_c = 20'h37b03;
       7'h5b:
-          intercept_c = 23'h3f488e;
+          intercept_c = 20'h383df;
       7'h5c:
-          intercept_c = 23'h3f7780;
+          intercept_c = 20'h38c7a;
       7'h5d:
-          intercept_c = 23'h3f9e55;
+          intercept_c = 20'h394d6;
       7'h5e:
-          intercept_c = 23'h3fbf5e;
+          intercept_c = 20'h39cf1;
       7'h5f:
-          intercept_c = 23'h3fd979;
+          intercept_c = 20'h3a4cc;
       7'h60:
-          intercept_c = 23'h3fecd3;
+          intercept_c = 20'h3ad76;
       7'h61:
-          intercept_c = 23'h3ff9a8;
+          intercept_c = 20'h3b4c3;
+      7'h62:
+          intercept_c = 20'h3bbcf;
+      7'h63:
+          intercept_c = 20'h3c296;
+      7'h64:
+          intercept_c = 20'h3c919;
+      7'h65:
+          intercept_c = 20'h3ce75;
+      7'h66:
+          intercept_c = 20'h3d474;
+      7'h67:
+          intercept_c = 20'h3da29;
+      7'h68:
+          intercept_c = 20'h3ded1;
+      7'h69:
+          intercept_c = 20'h3e33f;
+      7'h6a:
+          intercept_c = 20'h3e774;
+      7'h6b:
+          intercept_c = 20'h3eac5;
+      7'h6c:
+          intercept_c = 20'h3edeb;
+      7'h6d:
+          intercept_c = 20'h3f174;
+      7'h6e:
+          intercept_c = 20'h3f430;
+      7'h6f:
+          intercept_c = 20'h3f6b9;
+      7'h70:
+          intercept_c = 20'h3f909;
+      7'h71:
+          intercept_c = 20'h3fb1d;
+      7'h72:
+          intercept_c = 20'h3fc96;
+      7'h73:
+          intercept_c = 20'h3fddf;
+      7'h74:
+          intercept_c = 20'h3feef;
+      7'h75:
+          intercept_c = 20'h3ff8f;
+      7'h76:
+          intercept_c = 20'h3fff8;
       default:
-          intercept_c = 23'h3fffc4;
+          intercept_c = 20'h40000;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$24  = s1_fold_0;
+    \$19  = s1_fold_0;
     if (advance) begin
-      \$24  = \$3 [15:0];
+      \$19  = \$3 [15:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$25  = s1_fold_1;
+    \$20  = s1_fold_1;
     if (advance) begin
-      \$25  = pos_c;
+      \$20  = pos_c;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$26  = s1_valid;
+    \$21  = s1_valid;
     if (advance) begin
-      \$26  = i_stream__valid;
+      \$21  = i_stream__valid;
     end
     if (rst) begin
-      \$26  = 1'h0;
+      \$21  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$27  = s2_level0_0;
+    \$22  = s2_level0_0;
     if (advance) begin
-      \$27  = s1_fold_0;
+      \$22  = s1_fold_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$28  = s2_level0_1;
+    \$23  = s2_level0_1;
     if (advance) begin
-      \$28  = bit0;
+      \$23  = bit0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$29  = s2_level0_2;
+    \$24  = s2_level0_2;
     if (advance) begin
-      \$29  = s1_fold_1;
+      \$24  = s1_fold_1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$30  = s2_valid;
+    \$25  = s2_valid;
     if (advance) begin
-      \$30  = s1_valid;
+      \$25  = s1_valid;
     end
     if (rst) begin
-      \$30  = 1'h0;
+      \$25  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$31  = s3_level1_0;
+    \$26  = s3_level1_0;
     if (advance) begin
-      \$31  = s2_level0_0;
+      \$26  = s2_level0_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$32  = s3_level1_1;
+    \$27  = s3_level1_1;
     if (advance) begin
-      \$32  = { s2_level0_1, bit1 };
+      \$27  = { s2_level0_1, bit1 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$33  = s3_level1_2;
+    \$28  = s3_level1_2;
     if (advance) begin
-      \$33  = s2_level0_2;
+      \$28  = s2_level0_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$34  = s3_valid;
+    \$29  = s3_valid;
     if (advance) begin
-      \$34  = s2_valid;
+      \$29  = s2_valid;
     end
     if (rst) begin
-      \$34  = 1'h0;
+      \$29  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$35  = s4_level2_0;
+    \$30  = s4_level2_0;
     if (advance) begin
-      \$35  = s3_level1_0;
+      \$30  = s3_level1_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$36  = s4_level2_1;
+    \$31  = s4_level2_1;
     if (advance) begin
-      \$36  = { s3_level1_1, bit2 };
+      \$31  = { s3_level1_1, bit2 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$37  = s4_level2_2;
+    \$32  = s4_level2_2;
     if (advance) begin
-      \$37  = s3_level1_2;
+      \$32  = s3_level1_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$38  = s4_valid;
+    \$33  = s4_valid;
     if (advance) begin
-      \$38  = s3_valid;
+      \$33  = s3_valid;
     end
     if (rst) begin
-      \$38  = 1'h0;
+      \$33  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$39  = s5_level3_0;
+    \$34  = s5_level3_0;
     if (advance) begin
-      \$39  = s4_level2_0;
+      \$34  = s4_level2_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$40  = s5_level3_1;
+    \$35  = s5_level3_1;
     if (advance) begin
-      \$40  = { s4_level2_1, bit3 };
+      \$35  = { s4_level2_1, bit3 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$41  = s5_level3_2;
+    \$36  = s5_level3_2;
     if (advance) begin
-      \$41  = s4_level2_2;
+      \$36  = s4_level2_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$42  = s5_valid;
+    \$37  = s5_valid;
     if (advance) begin
-      \$42  = s4_valid;
+      \$37  = s4_valid;
     end
     if (rst) begin
-      \$42  = 1'h0;
+      \$37  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$43  = s6_level4_0;
+    \$38  = s6_level4_0;
     if (advance) begin
-      \$43  = s5_level3_0;
+      \$38  = s5_level3_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$44  = s6_level4_1;
+    \$39  = s6_level4_1;
     if (advance) begin
-      \$44  = { s5_level3_1, bit4 };
+      \$39  = { s5_level3_1, bit4 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$45  = s6_level4_2;
+    \$40  = s6_level4_2;
     if (advance) begin
-      \$45  = s5_level3_2;
+      \$40  = s5_level3_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$46  = s6_valid;
+    \$41  = s6_valid;
     if (advance) begin
-      \$46  = s5_valid;
+      \$41  = s5_valid;
     end
     if (rst) begin
-      \$46  = 1'h0;
+      \$41  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$47  = s7_level5_0;
+    \$42  = s7_level5_0;
     if (advance) begin
-      \$47  = s6_level4_0;
+      \$42  = s6_level4_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$48  = s7_level5_1;
+    \$43  = s7_level5_1;
     if (advance) begin
-      \$48  = { s6_level4_1, bit5 };
+      \$43  = { s6_level4_1, bit5 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$49  = s7_level5_2;
+    \$44  = s7_level5_2;
     if (advance) begin
-      \$49  = s6_level4_2;
+      \$44  = s6_level4_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$50  = s7_valid;
+    \$45  = s7_valid;
     if (advance) begin
-      \$50  = s6_valid;
+      \$45  = s6_valid;
     end
     if (rst) begin
-      \$50  = 1'h0;
+      \$45  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$51  = s8_level6_0;
+    \$46  = s8_level6_0;
     if (advance) begin
-      \$51  = s7_level5_0;
+      \$46  = s7_level5_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$52  = s8_level6_1;
+    \$47  = s8_level6_1;
     if (advance) begin
-      \$52  = { s7_level5_1, bit6 };
+      \$47  = { s7_level5_1, bit6 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$53  = s8_level6_2;
+    \$48  = s8_level6_2;
     if (advance) begin
-      \$53  = s7_level5_2;
+      \$48  = s7_level5_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$54  = s8_valid;
+    \$49  = s8_valid;
     if (advance) begin
-      \$54  = s7_valid;
+      \$49  = s7_valid;
+    end
+    if (rst) begin
+      \$49  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$50  = s9_rom_0;
+    if (advance) begin
+      \$50  = s8_level6_0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$51  = s9_rom_1;
+    if (advance) begin
+      \$51  = slope_c;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$52  = s9_rom_2;
+    if (advance) begin
+      \$52  = intercept_c;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$53  = s9_rom_3;
+    if (advance) begin
+      \$53  = s8_level6_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$54  = s9_valid;
+    if (advance) begin
+      \$54  = s8_valid;
     end
     if (rst) begin
       \$54  = 1'h0;
@@ -1238,68 +1370,68 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = s9_rom_0;
+    \$55  = s10_mul_0;
     if (advance) begin
-      \$55  = s8_level6_0;
+      \$55  = product0_c;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = s9_rom_1;
+    \$56  = s10_mul_1;
     if (advance) begin
-      \$56  = slope_c;
+      \$56  = product1_c;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = s9_rom_2;
+    \$57  = s10_mul_2;
     if (advance) begin
-      \$57  = intercept_c;
+      \$57  = product2_c;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = s9_rom_3;
+    \$58  = s10_mul_3;
     if (advance) begin
-      \$58  = s8_level6_2;
+      \$58  = s9_rom_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = s9_valid;
+    \$59  = s10_mul_4;
     if (advance) begin
-      \$59  = s8_valid;
+      \$59  = s9_rom_3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$60  = s10_valid;
+    if (advance) begin
+      \$60  = s9_valid;
     end
     if (rst) begin
-      \$59  = 1'h0;
+      \$60  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = s10_mul_0;
+    \$61  = s11_sum_0;
     if (advance) begin
-      \$60  = \$4 [27:0];
+      \$61  = \$10 [23:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = s10_mul_1;
+    \$62  = s11_sum_1;
     if (advance) begin
-      \$61  = s9_rom_2;
+      \$62  = s10_mul_4;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = s10_mul_2;
+    \$63  = s11_valid;
     if (advance) begin
-      \$62  = s9_rom_3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = s10_valid;
-    if (advance) begin
-      \$63  = s9_valid;
+      \$63  = s10_valid;
     end
     if (rst) begin
       \$63  = 1'h0;
@@ -1307,23 +1439,23 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = s11_out_0;
+    \$64  = s12_out_0;
     if (advance) begin
-      \$64  = \$12 [15:0];
+      \$64  = \$11 [15:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = s11_out_1;
+    \$65  = s12_out_1;
     if (advance) begin
-      \$65  = s10_mul_2;
+      \$65  = s11_sum_1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = s11_valid;
+    \$66  = s12_valid;
     if (advance) begin
-      \$66  = s10_valid;
+      \$66  = s11_valid;
     end
     if (rst) begin
       \$66  = 1'h0;
@@ -1332,24 +1464,24 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$67  = o_stream__payload;
-    if (\$21 ) begin
+    if (\$16 ) begin
       (* full_case = 32'd1 *)
       if (spare_valid) begin
         \$67  = spare_data;
       end else begin
-        \$67  = \$18 [15:0];
+        \$67  = \$13 [15:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$68  = o_stream__valid;
-    if (\$21 ) begin
+    if (\$16 ) begin
       (* full_case = 32'd1 *)
       if (spare_valid) begin
         \$68  = 1'h1;
       end else begin
-        \$68  = \$23 ;
+        \$68  = \$18 ;
       end
     end
     if (rst) begin
@@ -1359,11 +1491,11 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$69  = spare_valid;
-    if (\$21 ) begin
+    if (\$16 ) begin
       if (spare_valid) begin
         \$69  = 1'h0;
       end
-    end else if (\$22 ) begin
+    end else if (\$17 ) begin
       \$69  = 1'h1;
     end
     if (rst) begin
@@ -1373,14 +1505,14 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$70  = spare_data;
-    if (\$21 ) begin
-    end else if (\$22 ) begin
-      \$70  = \$18 [15:0];
+    if (\$16 ) begin
+    end else if (\$17 ) begin
+      \$70  = \$13 [15:0];
     end
   end
   assign x = i_stream__payload;
   assign v_c = \$3 [15:0];
-  assign thr0 = 18'h3e5d8;
+  assign thr0 = 18'h3dbd6;
   assign prefix0 = bit0;
   assign prefix1 = { s2_level0_1, bit1 };
   assign prefix2 = { s3_level1_1, bit2 };
@@ -1388,14 +1520,16 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
   assign prefix4 = { s5_level3_1, bit4 };
   assign prefix5 = { s6_level4_1, bit5 };
   assign prefix6 = { s7_level5_1, bit6 };
-  assign product_c = \$4 [27:0];
-  assign acc = \$6 [27:0];
-  assign rounded = \$8 [28:0];
-  assign y_c = \$12 [15:0];
-  assign mirrored = { \$13 [17], \$13 [17], \$13 [17], \$13 [17], \$13  };
-  assign y_unfold_c = \$18 [15:0];
+  assign acc_c = \$10 [23:0];
+  assign rounded = { \$11 [23], \$11  };
+  assign y_c = \$11 [15:0];
+  assign mirrored = { \$12 [17], \$12 [17], \$12 [17], \$12 [17], \$12  };
+  assign y_unfold_c = \$13 [15:0];
   assign out_data = o_stream__payload;
   assign out_valid = o_stream__valid;
-  assign \$5  = { s10_mul_1[22], s10_mul_1[22], s10_mul_1, 5'h00 };
-  assign \$8  = { acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29], acc_biased[29:12] };
+  assign \$4  = { s10_mul_3[19], s10_mul_3[19], s10_mul_3[19], s10_mul_3, 4'h0 };
+  assign \$5  = { s10_mul_0[20], s10_mul_0 };
+  assign \$7  = { s10_mul_1[20], s10_mul_1[20], s10_mul_1[20], s10_mul_1, 4'h0 };
+  assign \$9  = { s10_mul_2[17], s10_mul_2[17], s10_mul_2[17], s10_mul_2[17], s10_mul_2[17], s10_mul_2[17], s10_mul_2[17], s10_mul_2, 8'h00 };
+  assign \$11  = { s11_sum_0[23], s11_sum_0[23], s11_sum_0[23], s11_sum_0[23], s11_sum_0[23], s11_sum_0[23], s11_sum_0[23], s11_sum_0[23:7] };
 endmodule

@@ -5,107 +5,96 @@
 module pwl_silu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_stream__payload, o_stream__valid, i_stream__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire \$10 ;
-  wire \$11 ;
+  wire [16:0] \$10 ;
+  wire [17:0] \$11 ;
   wire \$12 ;
   wire \$13 ;
   wire \$14 ;
   wire \$15 ;
   wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  reg [15:0] \$17 ;
+  reg \$18 ;
+  reg [15:0] \$19 ;
   wire [16:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  wire \$24 ;
-  wire \$25 ;
-  wire \$26 ;
-  wire \$27 ;
-  wire \$28 ;
-  wire \$29 ;
+  reg \$20 ;
+  reg [15:0] \$21 ;
+  reg \$22 ;
+  reg \$23 ;
+  reg [15:0] \$24 ;
+  reg \$25 ;
+  reg [15:0] \$26 ;
+  reg [1:0] \$27 ;
+  reg \$28 ;
+  reg [15:0] \$29 ;
   wire [16:0] \$3 ;
-  wire \$30 ;
-  wire \$31 ;
-  wire \$32 ;
-  wire \$33 ;
-  wire \$34 ;
-  wire \$35 ;
-  wire \$36 ;
-  wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
-  wire \$4 ;
-  wire \$40 ;
-  wire \$41 ;
-  wire [27:0] \$42 ;
-  wire [30:0] \$43 ;
-  wire [31:0] \$44 ;
-  wire [24:0] \$45 ;
-  wire [25:0] \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire [24:0] \$49 ;
-  wire \$5 ;
-  wire [24:0] \$50 ;
-  wire [16:0] \$51 ;
-  wire \$52 ;
-  wire \$53 ;
-  wire [17:0] \$54 ;
-  wire [17:0] \$55 ;
-  wire [17:0] \$56 ;
-  wire \$57 ;
-  wire \$58 ;
-  wire \$59 ;
-  wire \$6 ;
-  wire \$60 ;
-  wire \$61 ;
-  reg [15:0] \$62 ;
-  reg \$63 ;
-  reg [15:0] \$64 ;
-  reg \$65 ;
-  reg [15:0] \$66 ;
-  reg [5:0] \$67 ;
+  reg \$30 ;
+  reg [15:0] \$31 ;
+  reg [2:0] \$32 ;
+  reg \$33 ;
+  reg [15:0] \$34 ;
+  reg \$35 ;
+  reg [15:0] \$36 ;
+  reg [3:0] \$37 ;
+  reg \$38 ;
+  reg [15:0] \$39 ;
+  wire [18:0] \$4 ;
+  reg \$40 ;
+  reg [15:0] \$41 ;
+  reg [4:0] \$42 ;
+  reg \$43 ;
+  reg [15:0] \$44 ;
+  reg \$45 ;
+  reg [15:0] \$46 ;
+  reg [5:0] \$47 ;
+  reg \$48 ;
+  reg [15:0] \$49 ;
+  wire [21:0] \$5 ;
+  reg \$50 ;
+  reg [15:0] \$51 ;
+  reg [6:0] \$52 ;
+  reg [17:0] \$53 ;
+  reg \$54 ;
+  reg [15:0] \$55 ;
+  reg \$56 ;
+  reg [20:0] \$57 ;
+  reg [18:0] \$58 ;
+  reg [17:0] \$59 ;
+  wire [22:0] \$6 ;
+  reg \$60 ;
+  reg [15:0] \$61 ;
+  reg \$62 ;
+  reg [18:0] \$63 ;
+  reg \$64 ;
+  reg [15:0] \$65 ;
+  reg \$66 ;
+  reg [15:0] \$67 ;
   reg \$68 ;
   reg [15:0] \$69 ;
-  wire \$7 ;
+  wire [25:0] \$7 ;
   reg \$70 ;
   reg [15:0] \$71 ;
-  reg [11:0] \$72 ;
-  reg [15:0] \$73 ;
-  reg \$74 ;
-  reg [15:0] \$75 ;
-  reg \$76 ;
-  reg [23:0] \$77 ;
-  reg [15:0] \$78 ;
-  reg \$79 ;
-  wire \$8 ;
-  reg [15:0] \$80 ;
-  reg \$81 ;
-  reg [15:0] \$82 ;
-  reg \$83 ;
-  reg [15:0] \$84 ;
-  reg \$85 ;
-  reg [15:0] \$86 ;
-  reg \$87 ;
-  reg \$88 ;
-  reg [15:0] \$89 ;
-  wire \$9 ;
-  wire [23:0] acc;
-  wire [25:0] acc_biased;
+  reg \$72 ;
+  reg \$73 ;
+  reg [15:0] \$74 ;
+  wire [26:0] \$8 ;
+  wire [18:0] \$9 ;
+  wire [18:0] acc_c;
   wire advance;
+  wire bit0;
+  wire bit1;
+  wire bit2;
+  wire bit3;
+  wire bit4;
+  wire bit5;
   input clk;
   wire clk;
-  wire [37:0] ge;
   input [15:0] i_stream__payload;
   wire [15:0] i_stream__payload;
   output i_stream__ready;
   wire i_stream__ready;
   input i_stream__valid;
   wire i_stream__valid;
-  reg [15:0] intercept_c;
+  reg [17:0] intercept_c;
   wire [17:0] mirrored;
   output [15:0] o_stream__payload;
   reg [15:0] o_stream__payload = 16'h0000;
@@ -118,511 +107,1047 @@ module pwl_silu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   (* init = 1'h0 *)
   wire out_valid;
   wire pos_c;
-  wire [23:0] product_c;
-  wire [24:0] rounded;
+  wire prefix0;
+  wire [1:0] prefix1;
+  wire [2:0] prefix2;
+  wire [3:0] prefix3;
+  wire [4:0] prefix4;
+  wire [5:0] prefix5;
+  wire [20:0] product0_c;
+  wire [18:0] product1_c;
+  wire [19:0] rounded;
   input rst;
   wire rst;
+  reg [18:0] s10_sum_0 = 19'h00000;
+  reg s10_sum_1 = 1'h0;
+  reg [15:0] s10_sum_2 = 16'h0000;
+  reg s10_valid = 1'h0;
+  reg [15:0] s11_out_0 = 16'h0000;
+  reg s11_out_1 = 1'h0;
+  reg [15:0] s11_out_2 = 16'h0000;
+  reg s11_valid = 1'h0;
   reg [15:0] s1_fold_0 = 16'h0000;
   reg s1_fold_1 = 1'h0;
   reg [15:0] s1_fold_2 = 16'h0000;
   reg s1_valid = 1'h0;
-  reg [15:0] s2_select_0 = 16'h0000;
-  reg [5:0] s2_select_1 = 6'h00;
-  reg s2_select_2 = 1'h0;
-  reg [15:0] s2_select_3 = 16'h0000;
+  reg [15:0] s2_level0_0 = 16'h0000;
+  reg s2_level0_1 = 1'h0;
+  reg s2_level0_2 = 1'h0;
+  reg [15:0] s2_level0_3 = 16'h0000;
   reg s2_valid = 1'h0;
-  reg [15:0] s3_rom_0 = 16'h0000;
-  reg [11:0] s3_rom_1 = 12'h000;
-  reg [15:0] s3_rom_2 = 16'h0000;
-  reg s3_rom_3 = 1'h0;
-  reg [15:0] s3_rom_4 = 16'h0000;
+  reg [15:0] s3_level1_0 = 16'h0000;
+  reg [1:0] s3_level1_1 = 2'h0;
+  reg s3_level1_2 = 1'h0;
+  reg [15:0] s3_level1_3 = 16'h0000;
   reg s3_valid = 1'h0;
-  reg [23:0] s4_mul_0 = 24'h000000;
-  reg [15:0] s4_mul_1 = 16'h0000;
-  reg s4_mul_2 = 1'h0;
-  reg [15:0] s4_mul_3 = 16'h0000;
+  reg [15:0] s4_level2_0 = 16'h0000;
+  reg [2:0] s4_level2_1 = 3'h0;
+  reg s4_level2_2 = 1'h0;
+  reg [15:0] s4_level2_3 = 16'h0000;
   reg s4_valid = 1'h0;
-  reg [15:0] s5_out_0 = 16'h0000;
-  reg s5_out_1 = 1'h0;
-  reg [15:0] s5_out_2 = 16'h0000;
+  reg [15:0] s5_level3_0 = 16'h0000;
+  reg [3:0] s5_level3_1 = 4'h0;
+  reg s5_level3_2 = 1'h0;
+  reg [15:0] s5_level3_3 = 16'h0000;
   reg s5_valid = 1'h0;
-  reg [5:0] seg_idx_c;
-  reg [11:0] slope_c;
+  reg [15:0] s6_level4_0 = 16'h0000;
+  reg [4:0] s6_level4_1 = 5'h00;
+  reg s6_level4_2 = 1'h0;
+  reg [15:0] s6_level4_3 = 16'h0000;
+  reg s6_valid = 1'h0;
+  reg [15:0] s7_level5_0 = 16'h0000;
+  reg [5:0] s7_level5_1 = 6'h00;
+  reg s7_level5_2 = 1'h0;
+  reg [15:0] s7_level5_3 = 16'h0000;
+  reg s7_valid = 1'h0;
+  reg [15:0] s8_rom_0 = 16'h0000;
+  reg [6:0] s8_rom_1 = 7'h00;
+  reg [17:0] s8_rom_2 = 18'h00000;
+  reg s8_rom_3 = 1'h0;
+  reg [15:0] s8_rom_4 = 16'h0000;
+  reg s8_valid = 1'h0;
+  reg [20:0] s9_mul_0 = 21'h000000;
+  reg [18:0] s9_mul_1 = 19'h00000;
+  reg [17:0] s9_mul_2 = 18'h00000;
+  reg s9_mul_3 = 1'h0;
+  reg [15:0] s9_mul_4 = 16'h0000;
+  reg s9_valid = 1'h0;
+  reg [6:0] slope_c;
   reg [15:0] spare_data = 16'h0000;
   reg spare_valid = 1'h0;
+  wire [17:0] thr0;
+  reg [17:0] thr1;
+  reg [17:0] thr2;
+  reg [17:0] thr3;
+  reg [17:0] thr4;
+  reg [17:0] thr5;
   wire [15:0] v_c;
   wire [15:0] x;
   wire [15:0] y_c;
   wire [15:0] y_unfold_c;
-  assign \$10  = $signed(s1_fold_0) >= $signed(16'hb4fa);
-  assign \$11  = $signed(s1_fold_0) >= $signed(16'hb973);
-  assign \$12  = $signed(s1_fold_0) >= $signed(16'hbd9e);
-  assign \$13  = $signed(s1_fold_0) >= $signed(15'h4189);
-  assign \$14  = $signed(s1_fold_0) >= $signed(15'h4551);
-  assign \$15  = $signed(s1_fold_0) >= $signed(15'h4907);
-  assign \$16  = $signed(s1_fold_0) >= $signed(15'h4cb0);
-  assign \$17  = $signed(s1_fold_0) >= $signed(15'h5074);
-  assign \$18  = $signed(s1_fold_0) >= $signed(15'h54be);
-  assign \$19  = $signed(s1_fold_0) >= $signed(15'h5e62);
-  assign \$20  = $signed(s1_fold_0) >= $signed(14'h2187);
-  assign \$21  = $signed(s1_fold_0) >= $signed(14'h2417);
-  assign \$22  = $signed(s1_fold_0) >= $signed(14'h2643);
-  assign \$23  = $signed(s1_fold_0) >= $signed(14'h2833);
-  assign \$24  = $signed(s1_fold_0) >= $signed(14'h2a03);
-  assign \$25  = $signed(s1_fold_0) >= $signed(14'h2bd0);
-  assign \$26  = $signed(s1_fold_0) >= $signed(14'h2d71);
-  assign \$27  = $signed(s1_fold_0) >= $signed(14'h2ed5);
-  assign \$28  = $signed(s1_fold_0) >= $signed(13'h1031);
-  assign \$29  = $signed(s1_fold_0) >= $signed(13'h1182);
-  assign \$30  = $signed(s1_fold_0) >= $signed(13'h12c3);
-  assign \$31  = $signed(s1_fold_0) >= $signed(13'h13f7);
-  assign \$32  = $signed(s1_fold_0) >= $signed(13'h1522);
-  assign \$33  = $signed(s1_fold_0) >= $signed(13'h1658);
-  assign \$34  = $signed(s1_fold_0) >= $signed(13'h1783);
-  assign \$35  = $signed(s1_fold_0) >= $signed(12'h8a1);
-  assign \$36  = $signed(s1_fold_0) >= $signed(12'h9bc);
-  assign \$37  = $signed(s1_fold_0) >= $signed(12'hacb);
-  assign \$38  = $signed(s1_fold_0) >= $signed(12'hbd9);
-  assign \$39  = $signed(s1_fold_0) >= $signed(11'h4f2);
-  assign \$40  = $signed(s1_fold_0) >= $signed(11'h5fe);
-  assign \$41  = $signed(s1_fold_0) >= $signed(9'h10b);
-  assign \$42  = $signed(s3_rom_0) * $signed(s3_rom_1);
-  assign \$44  = $signed(s4_mul_0) + $signed(\$43 );
-  assign \$45  = $signed(\$44 [23:0]) + $signed(12'h7ff);
-  assign acc_biased = $signed(\$45 ) + $signed({ 1'h0, \$44 [12] });
-  assign \$47  = $signed(\$46 [24:0]) > $signed(16'h7fff);
-  assign \$48  = $signed(\$46 [24:0]) < $signed(16'h8000);
-  assign \$49  = \$48  ? 25'h1ff8000 : \$46 [24:0];
-  assign \$50  = \$47  ? 25'h0007fff : \$49 ;
-  assign mirrored = $signed(s5_out_0) + $signed(\$51 );
-  assign \$52  = $signed(mirrored) > $signed(16'h7fff);
-  assign \$53  = $signed(mirrored) < $signed(16'h8000);
-  assign \$54  = \$53  ? 18'h38000 : mirrored;
-  assign \$55  = \$52  ? 18'h07fff : \$54 ;
-  assign \$56  = s5_out_1 ? \$55  : { s5_out_0[15], s5_out_0[15], s5_out_0 };
-  assign advance = ~ spare_valid;
-  assign \$57  = ~ rst;
-  assign i_stream__ready = advance & \$57 ;
-  assign \$58  = ~ o_stream__valid;
-  assign \$59  = o_stream__ready | \$58 ;
-  assign \$60  = s5_valid & advance;
-  assign \$61  = s5_valid & advance;
+  assign \$14  = o_stream__ready | \$13 ;
+  assign \$15  = s11_valid & advance;
+  assign \$16  = s11_valid & advance;
   always @(posedge clk)
-    s1_fold_0 <= \$62 ;
+    s1_fold_0 <= \$17 ;
   always @(posedge clk)
-    s1_fold_1 <= \$63 ;
+    s1_fold_1 <= \$18 ;
   always @(posedge clk)
-    s1_fold_2 <= \$64 ;
+    s1_fold_2 <= \$19 ;
   always @(posedge clk)
-    s1_valid <= \$65 ;
+    s1_valid <= \$20 ;
   always @(posedge clk)
-    s2_select_0 <= \$66 ;
+    s2_level0_0 <= \$21 ;
   always @(posedge clk)
-    s2_select_1 <= \$67 ;
+    s2_level0_1 <= \$22 ;
   always @(posedge clk)
-    s2_select_2 <= \$68 ;
+    s2_level0_2 <= \$23 ;
   always @(posedge clk)
-    s2_select_3 <= \$69 ;
+    s2_level0_3 <= \$24 ;
   always @(posedge clk)
-    s2_valid <= \$70 ;
+    s2_valid <= \$25 ;
   always @(posedge clk)
-    s3_rom_0 <= \$71 ;
+    s3_level1_0 <= \$26 ;
   always @(posedge clk)
-    s3_rom_1 <= \$72 ;
+    s3_level1_1 <= \$27 ;
   always @(posedge clk)
-    s3_rom_2 <= \$73 ;
+    s3_level1_2 <= \$28 ;
   always @(posedge clk)
-    s3_rom_3 <= \$74 ;
+    s3_level1_3 <= \$29 ;
   always @(posedge clk)
-    s3_rom_4 <= \$75 ;
+    s3_valid <= \$30 ;
   always @(posedge clk)
-    s3_valid <= \$76 ;
+    s4_level2_0 <= \$31 ;
   always @(posedge clk)
-    s4_mul_0 <= \$77 ;
+    s4_level2_1 <= \$32 ;
   always @(posedge clk)
-    s4_mul_1 <= \$78 ;
+    s4_level2_2 <= \$33 ;
   always @(posedge clk)
-    s4_mul_2 <= \$79 ;
+    s4_level2_3 <= \$34 ;
   always @(posedge clk)
-    s4_mul_3 <= \$80 ;
+    s4_valid <= \$35 ;
   always @(posedge clk)
-    s4_valid <= \$81 ;
+    s5_level3_0 <= \$36 ;
   always @(posedge clk)
-    s5_out_0 <= \$82 ;
+    s5_level3_1 <= \$37 ;
   always @(posedge clk)
-    s5_out_1 <= \$83 ;
+    s5_level3_2 <= \$38 ;
   always @(posedge clk)
-    s5_out_2 <= \$84 ;
+    s5_level3_3 <= \$39 ;
   always @(posedge clk)
-    s5_valid <= \$85 ;
+    s5_valid <= \$40 ;
   always @(posedge clk)
-    o_stream__payload <= \$86 ;
+    s6_level4_0 <= \$41 ;
   always @(posedge clk)
-    o_stream__valid <= \$87 ;
+    s6_level4_1 <= \$42 ;
   always @(posedge clk)
-    spare_valid <= \$88 ;
+    s6_level4_2 <= \$43 ;
   always @(posedge clk)
-    spare_data <= \$89 ;
+    s6_level4_3 <= \$44 ;
+  always @(posedge clk)
+    s6_valid <= \$45 ;
+  always @(posedge clk)
+    s7_level5_0 <= \$46 ;
+  always @(posedge clk)
+    s7_level5_1 <= \$47 ;
+  always @(posedge clk)
+    s7_level5_2 <= \$48 ;
+  always @(posedge clk)
+    s7_level5_3 <= \$49 ;
+  always @(posedge clk)
+    s7_valid <= \$50 ;
+  always @(posedge clk)
+    s8_rom_0 <= \$51 ;
+  always @(posedge clk)
+    s8_rom_1 <= \$52 ;
+  always @(posedge clk)
+    s8_rom_2 <= \$53 ;
+  always @(posedge clk)
+    s8_rom_3 <= \$54 ;
+  always @(posedge clk)
+    s8_rom_4 <= \$55 ;
+  always @(posedge clk)
+    s8_valid <= \$56 ;
+  always @(posedge clk)
+    s9_mul_0 <= \$57 ;
+  always @(posedge clk)
+    s9_mul_1 <= \$58 ;
+  always @(posedge clk)
+    s9_mul_2 <= \$59 ;
+  always @(posedge clk)
+    s9_mul_3 <= \$60 ;
+  always @(posedge clk)
+    s9_mul_4 <= \$61 ;
+  always @(posedge clk)
+    s9_valid <= \$62 ;
+  always @(posedge clk)
+    s10_sum_0 <= \$63 ;
+  always @(posedge clk)
+    s10_sum_1 <= \$64 ;
+  always @(posedge clk)
+    s10_sum_2 <= \$65 ;
+  always @(posedge clk)
+    s10_valid <= \$66 ;
+  always @(posedge clk)
+    s11_out_0 <= \$67 ;
+  always @(posedge clk)
+    s11_out_1 <= \$68 ;
+  always @(posedge clk)
+    s11_out_2 <= \$69 ;
+  always @(posedge clk)
+    s11_valid <= \$70 ;
+  always @(posedge clk)
+    o_stream__payload <= \$71 ;
+  always @(posedge clk)
+    o_stream__valid <= \$72 ;
+  always @(posedge clk)
+    spare_valid <= \$73 ;
+  always @(posedge clk)
+    spare_data <= \$74 ;
   assign \$1  = $signed(i_stream__payload) < $signed(1'h0);
   assign \$2  = - $signed(i_stream__payload);
   assign \$3  = \$1  ? { i_stream__payload[15], i_stream__payload } : \$2 ;
   assign pos_c = $signed(i_stream__payload) > $signed(1'h0);
-  assign \$4  = $signed(s1_fold_0) >= $signed(16'h8ccd);
-  assign \$5  = $signed(s1_fold_0) >= $signed(16'h968b);
-  assign \$6  = $signed(s1_fold_0) >= $signed(16'h9e6e);
-  assign \$7  = $signed(s1_fold_0) >= $signed(16'ha516);
-  assign \$8  = $signed(s1_fold_0) >= $signed(16'hab0d);
-  assign \$9  = $signed(s1_fold_0) >= $signed(16'hb023);
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    seg_idx_c = 6'h00;
-    if (\$4 ) begin
-      seg_idx_c = 6'h01;
-    end
-    if (\$5 ) begin
-      seg_idx_c = 6'h02;
-    end
-    if (\$6 ) begin
-      seg_idx_c = 6'h03;
-    end
-    if (\$7 ) begin
-      seg_idx_c = 6'h04;
-    end
-    if (\$8 ) begin
-      seg_idx_c = 6'h05;
-    end
-    if (\$9 ) begin
-      seg_idx_c = 6'h06;
-    end
-    if (\$10 ) begin
-      seg_idx_c = 6'h07;
-    end
-    if (\$11 ) begin
-      seg_idx_c = 6'h08;
-    end
-    if (\$12 ) begin
-      seg_idx_c = 6'h09;
-    end
-    if (\$13 ) begin
-      seg_idx_c = 6'h0a;
-    end
-    if (\$14 ) begin
-      seg_idx_c = 6'h0b;
-    end
-    if (\$15 ) begin
-      seg_idx_c = 6'h0c;
-    end
-    if (\$16 ) begin
-      seg_idx_c = 6'h0d;
-    end
-    if (\$17 ) begin
-      seg_idx_c = 6'h0e;
-    end
-    if (\$18 ) begin
-      seg_idx_c = 6'h0f;
-    end
-    if (\$19 ) begin
-      seg_idx_c = 6'h10;
-    end
-    if (\$20 ) begin
-      seg_idx_c = 6'h11;
-    end
-    if (\$21 ) begin
-      seg_idx_c = 6'h12;
-    end
-    if (\$22 ) begin
-      seg_idx_c = 6'h13;
-    end
-    if (\$23 ) begin
-      seg_idx_c = 6'h14;
-    end
-    if (\$24 ) begin
-      seg_idx_c = 6'h15;
-    end
-    if (\$25 ) begin
-      seg_idx_c = 6'h16;
-    end
-    if (\$26 ) begin
-      seg_idx_c = 6'h17;
-    end
-    if (\$27 ) begin
-      seg_idx_c = 6'h18;
-    end
-    if (\$28 ) begin
-      seg_idx_c = 6'h19;
-    end
-    if (\$29 ) begin
-      seg_idx_c = 6'h1a;
-    end
-    if (\$30 ) begin
-      seg_idx_c = 6'h1b;
-    end
-    if (\$31 ) begin
-      seg_idx_c = 6'h1c;
-    end
-    if (\$32 ) begin
-      seg_idx_c = 6'h1d;
-    end
-    if (\$33 ) begin
-      seg_idx_c = 6'h1e;
-    end
-    if (\$34 ) begin
-      seg_idx_c = 6'h1f;
-    end
-    if (\$35 ) begin
-      seg_idx_c = 6'h20;
-    end
-    if (\$36 ) begin
-      seg_idx_c = 6'h21;
-    end
-    if (\$37 ) begin
-      seg_idx_c = 6'h22;
-    end
-    if (\$38 ) begin
-      seg_idx_c = 6'h23;
-    end
-    if (\$39 ) begin
-      seg_idx_c = 6'h24;
-    end
-    if (\$40 ) begin
-      seg_idx_c = 6'h25;
-    end
-    if (\$41 ) begin
-      seg_idx_c = 6'h26;
-    end
-  end
+  assign bit0 = $signed(s1_fold_0) >= $signed(15'h5852);
+  assign bit1 = $signed(s2_level0_0) >= $signed(thr1);
+  assign bit2 = $signed(s3_level1_0) >= $signed(thr2);
+  assign bit3 = $signed(s4_level2_0) >= $signed(thr3);
+  assign bit4 = $signed(s5_level3_0) >= $signed(thr4);
+  assign bit5 = $signed(s6_level4_0) >= $signed(thr5);
+  assign product0_c = $signed(s8_rom_0) * $signed({ 1'h0, s8_rom_1[3:0] });
+  assign product1_c = $signed(s8_rom_0) * $signed(s8_rom_1[6:4]);
+  assign \$6  = $signed(\$4 ) + $signed(\$5 );
+  assign \$8  = $signed(\$6 ) + $signed(\$7 );
+  assign mirrored = $signed(s11_out_0) + $signed(\$10 );
+  assign \$11  = s11_out_1 ? mirrored : { s11_out_0[15], s11_out_0[15], s11_out_0 };
+  assign advance = ~ spare_valid;
+  assign \$12  = ~ rst;
+  assign i_stream__ready = advance & \$12 ;
+  assign \$13  = ~ o_stream__valid;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (s2_select_1)
-      6'h00:
-          slope_c = 12'hff3;
-      6'h01:
-          slope_c = 12'hfe8;
-      6'h02:
-          slope_c = 12'hfda;
-      6'h03:
-          slope_c = 12'hfc9;
-      6'h04:
-          slope_c = 12'hfb5;
-      6'h05:
-          slope_c = 12'hf9f;
-      6'h06:
-          slope_c = 12'hf86;
-      6'h07:
-          slope_c = 12'hf6a;
-      6'h08:
-          slope_c = 12'hf4c;
-      6'h09:
-          slope_c = 12'hf2c;
-      6'h0a:
-          slope_c = 12'hf0b;
-      6'h0b:
-          slope_c = 12'hee8;
-      6'h0c:
-          slope_c = 12'hec6;
-      6'h0d:
-          slope_c = 12'hea4;
-      6'h0e:
-          slope_c = 12'he84;
-      6'h0f:
-          slope_c = 12'he6b;
-      6'h10:
-          slope_c = 12'he8c;
-      6'h11:
-          slope_c = 12'hebb;
-      6'h12:
-          slope_c = 12'hef6;
-      6'h13:
-          slope_c = 12'hf39;
-      6'h14:
-          slope_c = 12'hf83;
-      6'h15:
-          slope_c = 12'hfdb;
-      6'h16:
-          slope_c = 12'h03e;
-      6'h17:
-          slope_c = 12'h09e;
-      6'h18:
-          slope_c = 12'h101;
-      6'h19:
-          slope_c = 12'h16a;
-      6'h1a:
-          slope_c = 12'h1d7;
-      6'h1b:
-          slope_c = 12'h247;
-      6'h1c:
-          slope_c = 12'h2b9;
-      6'h1d:
-          slope_c = 12'h331;
-      6'h1e:
-          slope_c = 12'h3b0;
-      6'h1f:
-          slope_c = 12'h430;
-      6'h20:
-          slope_c = 12'h4af;
-      6'h21:
-          slope_c = 12'h52d;
-      6'h22:
-          slope_c = 12'h5ae;
-      6'h23:
-          slope_c = 12'h634;
-      6'h24:
-          slope_c = 12'h6bc;
-      6'h25:
-          slope_c = 12'h741;
-      default:
-          slope_c = 12'h7c4;
+    casez (s2_level0_1)
+      1'h0:
+          thr1 = 18'h3a983;
+      1'h1:
+          thr1 = 18'h3f21f;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
-    casez (s2_select_1)
-      6'h00:
-          intercept_c = 16'hf8d3;
-      6'h01:
-          intercept_c = 16'hf3d8;
-      6'h02:
-          intercept_c = 16'hee0e;
-      6'h03:
-          intercept_c = 16'he790;
-      6'h04:
-          intercept_c = 16'he075;
-      6'h05:
-          intercept_c = 16'hd926;
-      6'h06:
-          intercept_c = 16'hd158;
-      6'h07:
-          intercept_c = 16'hc922;
-      6'h08:
-          intercept_c = 16'hc0dc;
-      6'h09:
-          intercept_c = 16'hb88e;
-      6'h0a:
-          intercept_c = 16'hb07f;
-      6'h0b:
-          intercept_c = 16'ha878;
-      6'h0c:
-          intercept_c = 16'ha129;
-      6'h0d:
-          intercept_c = 16'h9a56;
-      6'h0e:
-          intercept_c = 16'h9463;
-      6'h0f:
-          intercept_c = 16'h9028;
-      6'h10:
-          intercept_c = 16'h947f;
-      6'h11:
-          intercept_c = 16'h9a19;
-      6'h12:
-          intercept_c = 16'ha089;
-      6'h13:
-          intercept_c = 16'ha747;
-      6'h14:
-          intercept_c = 16'hae2b;
-      6'h15:
-          intercept_c = 16'hb5bd;
-      6'h16:
-          intercept_c = 16'hbd90;
-      6'h17:
-          intercept_c = 16'hc48d;
-      6'h18:
-          intercept_c = 16'hcb35;
-      6'h19:
-          intercept_c = 16'hd1b3;
-      6'h1a:
-          intercept_c = 16'hd7e2;
-      6'h1b:
-          intercept_c = 16'hddaf;
-      6'h1c:
-          intercept_c = 16'he30d;
-      6'h1d:
-          intercept_c = 16'he827;
-      6'h1e:
-          intercept_c = 16'hecf4;
-      6'h1f:
-          intercept_c = 16'hf134;
-      6'h20:
-          intercept_c = 16'hf4df;
-      6'h21:
-          intercept_c = 16'hf7f6;
-      6'h22:
-          intercept_c = 16'hfa9c;
-      6'h23:
-          intercept_c = 16'hfcca;
-      6'h24:
-          intercept_c = 16'hfe6d;
-      6'h25:
-          intercept_c = 16'hff79;
-      default:
-          intercept_c = 16'hfff9;
+    casez (s3_level1_1)
+      2'h0:
+          thr2 = 18'h3906b;
+      2'h1:
+          thr2 = 18'h3bf1f;
+      2'h2:
+          thr2 = 18'h3e69d;
+      2'h3:
+          thr2 = 18'h3f998;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = s1_fold_0;
+    (* full_case = 32'd1 *)
+    casez (s4_level2_1)
+      3'h0:
+          thr3 = 18'h38914;
+      3'h1:
+          thr3 = 18'h39f1b;
+      3'h2:
+          thr3 = 18'h3b603;
+      3'h3:
+          thr3 = 18'h3cd4f;
+      3'h4:
+          thr3 = 18'h3e0ac;
+      3'h5:
+          thr3 = 18'h3ecf4;
+      3'h6:
+          thr3 = 18'h3f629;
+      3'h7:
+          thr3 = 18'h3fd85;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (s5_level3_1)
+      4'h0:
+          thr4 = 18'h38472;
+      4'h1:
+          thr4 = 18'h38ccd;
+      4'h2:
+          thr4 = 18'h39b7c;
+      4'h3:
+          thr4 = 18'h3a224;
+      4'h4:
+          thr4 = 18'h3affe;
+      4'h5:
+          thr4 = 18'h3badc;
+      4'h6:
+          thr4 = 18'h3c682;
+      4'h7:
+          thr4 = 18'h3d56e;
+      4'h8:
+          thr4 = 18'h3dc72;
+      4'h9:
+          thr4 = 18'h3e442;
+      4'ha:
+          thr4 = 18'h3e9dd;
+      4'hb:
+          thr4 = 18'h3efc1;
+      4'hc:
+          thr4 = 18'h3f43c;
+      4'hd:
+          thr4 = 18'h3f7ea;
+      4'he:
+          thr4 = 18'h3fb7c;
+      4'hf:
+          thr4 = 18'h3ff91;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (s6_level4_1)
+      5'h00:
+          thr5 = 18'h3819d;
+      5'h01:
+          thr5 = 18'h386e7;
+      5'h02:
+          thr5 = 18'h38b08;
+      5'h03:
+          thr5 = 18'h38e6c;
+      5'h04:
+          thr5 = 18'h3931f;
+      5'h05:
+          thr5 = 18'h39d60;
+      5'h06:
+          thr5 = 18'h3a064;
+      5'h07:
+          thr5 = 18'h3a811;
+      5'h08:
+          thr5 = 18'h3aad9;
+      5'h09:
+          thr5 = 18'h3b147;
+      5'h0a:
+          thr5 = 18'h3b750;
+      5'h0b:
+          thr5 = 18'h3bc5c;
+      5'h0c:
+          thr5 = 18'h3c2f7;
+      5'h0d:
+          thr5 = 18'h3c9ee;
+      5'h0e:
+          thr5 = 18'h3d0fa;
+      5'h0f:
+          thr5 = 18'h3d68c;
+      5'h10:
+          thr5 = 18'h3daac;
+      5'h11:
+          thr5 = 18'h3dd92;
+      5'h12:
+          thr5 = 18'h3e2c2;
+      5'h13:
+          thr5 = 18'h3e57c;
+      5'h14:
+          thr5 = 18'h3e866;
+      5'h15:
+          thr5 = 18'h3eb4e;
+      5'h16:
+          thr5 = 18'h3ee6c;
+      5'h17:
+          thr5 = 18'h3f0fc;
+      5'h18:
+          thr5 = 18'h3f333;
+      5'h19:
+          thr5 = 18'h3f538;
+      5'h1a:
+          thr5 = 18'h3f70a;
+      5'h1b:
+          thr5 = 18'h3f8c1;
+      5'h1c:
+          thr5 = 18'h3fa6f;
+      5'h1d:
+          thr5 = 18'h3fc7e;
+      5'h1e:
+          thr5 = 18'h3fe89;
+      5'h1f:
+          thr5 = 18'h00001;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (s7_level5_1)
+      6'h00:
+          slope_c = 7'h00;
+      6'h01:
+          slope_c = 7'h00;
+      6'h02:
+          slope_c = 7'h00;
+      6'h03:
+          slope_c = 7'h00;
+      6'h04:
+          slope_c = 7'h00;
+      6'h05:
+          slope_c = 7'h00;
+      6'h06:
+          slope_c = 7'h00;
+      6'h07:
+          slope_c = 7'h7f;
+      6'h08:
+          slope_c = 7'h7f;
+      6'h09:
+          slope_c = 7'h7f;
+      6'h0a:
+          slope_c = 7'h7f;
+      6'h0b:
+          slope_c = 7'h7f;
+      6'h0c:
+          slope_c = 7'h7f;
+      6'h0d:
+          slope_c = 7'h7e;
+      6'h0e:
+          slope_c = 7'h7e;
+      6'h0f:
+          slope_c = 7'h7e;
+      6'h10:
+          slope_c = 7'h7d;
+      6'h11:
+          slope_c = 7'h7d;
+      6'h12:
+          slope_c = 7'h7d;
+      6'h13:
+          slope_c = 7'h7c;
+      6'h14:
+          slope_c = 7'h7b;
+      6'h15:
+          slope_c = 7'h7b;
+      6'h16:
+          slope_c = 7'h7a;
+      6'h17:
+          slope_c = 7'h7a;
+      6'h18:
+          slope_c = 7'h79;
+      6'h19:
+          slope_c = 7'h78;
+      6'h1a:
+          slope_c = 7'h77;
+      6'h1b:
+          slope_c = 7'h76;
+      6'h1c:
+          slope_c = 7'h75;
+      6'h1d:
+          slope_c = 7'h74;
+      6'h1e:
+          slope_c = 7'h73;
+      6'h1f:
+          slope_c = 7'h73;
+      6'h20:
+          slope_c = 7'h73;
+      6'h21:
+          slope_c = 7'h73;
+      6'h22:
+          slope_c = 7'h74;
+      6'h23:
+          slope_c = 7'h74;
+      6'h24:
+          slope_c = 7'h75;
+      6'h25:
+          slope_c = 7'h76;
+      6'h26:
+          slope_c = 7'h77;
+      6'h27:
+          slope_c = 7'h78;
+      6'h28:
+          slope_c = 7'h7a;
+      6'h29:
+          slope_c = 7'h7c;
+      6'h2a:
+          slope_c = 7'h7e;
+      6'h2b:
+          slope_c = 7'h01;
+      6'h2c:
+          slope_c = 7'h04;
+      6'h2d:
+          slope_c = 7'h07;
+      6'h2e:
+          slope_c = 7'h0a;
+      6'h2f:
+          slope_c = 7'h0d;
+      6'h30:
+          slope_c = 7'h10;
+      6'h31:
+          slope_c = 7'h13;
+      6'h32:
+          slope_c = 7'h16;
+      6'h33:
+          slope_c = 7'h19;
+      6'h34:
+          slope_c = 7'h1c;
+      6'h35:
+          slope_c = 7'h1f;
+      6'h36:
+          slope_c = 7'h22;
+      6'h37:
+          slope_c = 7'h25;
+      6'h38:
+          slope_c = 7'h28;
+      6'h39:
+          slope_c = 7'h2c;
+      6'h3a:
+          slope_c = 7'h30;
+      6'h3b:
+          slope_c = 7'h34;
+      6'h3c:
+          slope_c = 7'h38;
+      6'h3d:
+          slope_c = 7'h3c;
+      default:
+          slope_c = 7'h3f;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    (* full_case = 32'd1 *)
+    casez (s7_level5_1)
+      6'h00:
+          intercept_c = 18'h3fd40;
+      6'h01:
+          intercept_c = 18'h3fcc0;
+      6'h02:
+          intercept_c = 18'h3fc40;
+      6'h03:
+          intercept_c = 18'h3fbc0;
+      6'h04:
+          intercept_c = 18'h3fb40;
+      6'h05:
+          intercept_c = 18'h3fac0;
+      6'h06:
+          intercept_c = 18'h3fa40;
+      6'h07:
+          intercept_c = 18'h3c175;
+      6'h08:
+          intercept_c = 18'h3c1cf;
+      6'h09:
+          intercept_c = 18'h3c206;
+      6'h0a:
+          intercept_c = 18'h3c1b0;
+      6'h0b:
+          intercept_c = 18'h3c15e;
+      6'h0c:
+          intercept_c = 18'h3c0f7;
+      6'h0d:
+          intercept_c = 18'h39123;
+      6'h0e:
+          intercept_c = 18'h39156;
+      6'h0f:
+          intercept_c = 18'h39107;
+      6'h10:
+          intercept_c = 18'h365c4;
+      6'h11:
+          intercept_c = 18'h36600;
+      6'h12:
+          intercept_c = 18'h365b3;
+      6'h13:
+          intercept_c = 18'h33e4a;
+      6'h14:
+          intercept_c = 18'h31947;
+      6'h15:
+          intercept_c = 18'h31967;
+      6'h16:
+          intercept_c = 18'h2f6d2;
+      6'h17:
+          intercept_c = 18'h2f6de;
+      6'h18:
+          intercept_c = 18'h2d664;
+      6'h19:
+          intercept_c = 18'h2b7c8;
+      6'h1a:
+          intercept_c = 18'h29af3;
+      6'h1b:
+          intercept_c = 18'h27fce;
+      6'h1c:
+          intercept_c = 18'h26662;
+      6'h1d:
+          intercept_c = 18'h24ed6;
+      6'h1e:
+          intercept_c = 18'h23988;
+      6'h1f:
+          intercept_c = 18'h239d4;
+      6'h20:
+          intercept_c = 18'h23a18;
+      6'h21:
+          intercept_c = 18'h23a64;
+      6'h22:
+          intercept_c = 18'h24c2c;
+      6'h23:
+          intercept_c = 18'h24c06;
+      6'h24:
+          intercept_c = 18'h25be6;
+      6'h25:
+          intercept_c = 18'h26ac5;
+      6'h26:
+          intercept_c = 18'h278ea;
+      6'h27:
+          intercept_c = 18'h28670;
+      6'h28:
+          intercept_c = 18'h29ff0;
+      6'h29:
+          intercept_c = 18'h2b7b8;
+      6'h2a:
+          intercept_c = 18'h2ce0d;
+      6'h2b:
+          intercept_c = 18'h2ed21;
+      6'h2c:
+          intercept_c = 18'h309d8;
+      6'h2d:
+          intercept_c = 18'h32451;
+      6'h2e:
+          intercept_c = 18'h33ccb;
+      6'h2f:
+          intercept_c = 18'h35371;
+      6'h30:
+          intercept_c = 18'h36860;
+      6'h31:
+          intercept_c = 18'h37bbf;
+      6'h32:
+          intercept_c = 18'h38d91;
+      6'h33:
+          intercept_c = 18'h39df2;
+      6'h34:
+          intercept_c = 18'h3acec;
+      6'h35:
+          intercept_c = 18'h3ba93;
+      6'h36:
+          intercept_c = 18'h3c6e6;
+      6'h37:
+          intercept_c = 18'h3d1fc;
+      6'h38:
+          intercept_c = 18'h3dbd0;
+      6'h39:
+          intercept_c = 18'h3e70a;
+      6'h3a:
+          intercept_c = 18'h3f028;
+      6'h3b:
+          intercept_c = 18'h3f736;
+      6'h3c:
+          intercept_c = 18'h3fc3c;
+      6'h3d:
+          intercept_c = 18'h3ff3e;
+      default:
+          intercept_c = 18'h00014;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$17  = s1_fold_0;
     if (advance) begin
-      \$62  = \$3 [15:0];
+      \$17  = \$3 [15:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = s1_fold_1;
+    \$18  = s1_fold_1;
     if (advance) begin
-      \$63  = pos_c;
+      \$18  = pos_c;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = s1_fold_2;
+    \$19  = s1_fold_2;
     if (advance) begin
-      \$64  = i_stream__payload;
+      \$19  = i_stream__payload;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = s1_valid;
+    \$20  = s1_valid;
     if (advance) begin
-      \$65  = i_stream__valid;
+      \$20  = i_stream__valid;
     end
     if (rst) begin
-      \$65  = 1'h0;
+      \$20  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = s2_select_0;
+    \$21  = s2_level0_0;
     if (advance) begin
-      \$66  = s1_fold_0;
+      \$21  = s1_fold_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = s2_select_1;
+    \$22  = s2_level0_1;
     if (advance) begin
-      \$67  = seg_idx_c;
+      \$22  = bit0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = s2_select_2;
+    \$23  = s2_level0_2;
     if (advance) begin
-      \$68  = s1_fold_1;
+      \$23  = s1_fold_1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = s2_select_3;
+    \$24  = s2_level0_3;
     if (advance) begin
-      \$69  = s1_fold_2;
+      \$24  = s1_fold_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = s2_valid;
+    \$25  = s2_valid;
     if (advance) begin
-      \$70  = s1_valid;
+      \$25  = s1_valid;
+    end
+    if (rst) begin
+      \$25  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$26  = s3_level1_0;
+    if (advance) begin
+      \$26  = s2_level0_0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$27  = s3_level1_1;
+    if (advance) begin
+      \$27  = { s2_level0_1, bit1 };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$28  = s3_level1_2;
+    if (advance) begin
+      \$28  = s2_level0_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$29  = s3_level1_3;
+    if (advance) begin
+      \$29  = s2_level0_3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$30  = s3_valid;
+    if (advance) begin
+      \$30  = s2_valid;
+    end
+    if (rst) begin
+      \$30  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$31  = s4_level2_0;
+    if (advance) begin
+      \$31  = s3_level1_0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$32  = s4_level2_1;
+    if (advance) begin
+      \$32  = { s3_level1_1, bit2 };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$33  = s4_level2_2;
+    if (advance) begin
+      \$33  = s3_level1_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$34  = s4_level2_3;
+    if (advance) begin
+      \$34  = s3_level1_3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$35  = s4_valid;
+    if (advance) begin
+      \$35  = s3_valid;
+    end
+    if (rst) begin
+      \$35  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$36  = s5_level3_0;
+    if (advance) begin
+      \$36  = s4_level2_0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$37  = s5_level3_1;
+    if (advance) begin
+      \$37  = { s4_level2_1, bit3 };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$38  = s5_level3_2;
+    if (advance) begin
+      \$38  = s4_level2_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$39  = s5_level3_3;
+    if (advance) begin
+      \$39  = s4_level2_3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$40  = s5_valid;
+    if (advance) begin
+      \$40  = s4_valid;
+    end
+    if (rst) begin
+      \$40  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$41  = s6_level4_0;
+    if (advance) begin
+      \$41  = s5_level3_0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$42  = s6_level4_1;
+    if (advance) begin
+      \$42  = { s5_level3_1, bit4 };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$43  = s6_level4_2;
+    if (advance) begin
+      \$43  = s5_level3_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$44  = s6_level4_3;
+    if (advance) begin
+      \$44  = s5_level3_3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$45  = s6_valid;
+    if (advance) begin
+      \$45  = s5_valid;
+    end
+    if (rst) begin
+      \$45  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$46  = s7_level5_0;
+    if (advance) begin
+      \$46  = s6_level4_0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$47  = s7_level5_1;
+    if (advance) begin
+      \$47  = { s6_level4_1, bit5 };
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$48  = s7_level5_2;
+    if (advance) begin
+      \$48  = s6_level4_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$49  = s7_level5_3;
+    if (advance) begin
+      \$49  = s6_level4_3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$50  = s7_valid;
+    if (advance) begin
+      \$50  = s6_valid;
+    end
+    if (rst) begin
+      \$50  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$51  = s8_rom_0;
+    if (advance) begin
+      \$51  = s7_level5_0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$52  = s8_rom_1;
+    if (advance) begin
+      \$52  = slope_c;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$53  = s8_rom_2;
+    if (advance) begin
+      \$53  = intercept_c;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$54  = s8_rom_3;
+    if (advance) begin
+      \$54  = s7_level5_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$55  = s8_rom_4;
+    if (advance) begin
+      \$55  = s7_level5_3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$56  = s8_valid;
+    if (advance) begin
+      \$56  = s7_valid;
+    end
+    if (rst) begin
+      \$56  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$57  = s9_mul_0;
+    if (advance) begin
+      \$57  = product0_c;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$58  = s9_mul_1;
+    if (advance) begin
+      \$58  = product1_c;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$59  = s9_mul_2;
+    if (advance) begin
+      \$59  = s8_rom_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$60  = s9_mul_3;
+    if (advance) begin
+      \$60  = s8_rom_3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$61  = s9_mul_4;
+    if (advance) begin
+      \$61  = s8_rom_4;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$62  = s9_valid;
+    if (advance) begin
+      \$62  = s8_valid;
+    end
+    if (rst) begin
+      \$62  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$63  = s10_sum_0;
+    if (advance) begin
+      \$63  = \$8 [18:0];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$64  = s10_sum_1;
+    if (advance) begin
+      \$64  = s9_mul_3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$65  = s10_sum_2;
+    if (advance) begin
+      \$65  = s9_mul_4;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$66  = s10_valid;
+    if (advance) begin
+      \$66  = s9_valid;
+    end
+    if (rst) begin
+      \$66  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$67  = s11_out_0;
+    if (advance) begin
+      \$67  = \$9 [15:0];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$68  = s11_out_1;
+    if (advance) begin
+      \$68  = s10_sum_1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$69  = s11_out_2;
+    if (advance) begin
+      \$69  = s10_sum_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$70  = s11_valid;
+    if (advance) begin
+      \$70  = s10_valid;
     end
     if (rst) begin
       \$70  = 1'h0;
@@ -630,178 +1155,71 @@ module pwl_silu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = s3_rom_0;
-    if (advance) begin
-      \$71  = s2_select_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = s3_rom_1;
-    if (advance) begin
-      \$72  = slope_c;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = s3_rom_2;
-    if (advance) begin
-      \$73  = intercept_c;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = s3_rom_3;
-    if (advance) begin
-      \$74  = s2_select_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$75  = s3_rom_4;
-    if (advance) begin
-      \$75  = s2_select_3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = s3_valid;
-    if (advance) begin
-      \$76  = s2_valid;
-    end
-    if (rst) begin
-      \$76  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = s4_mul_0;
-    if (advance) begin
-      \$77  = \$42 [23:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = s4_mul_1;
-    if (advance) begin
-      \$78  = s3_rom_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = s4_mul_2;
-    if (advance) begin
-      \$79  = s3_rom_3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = s4_mul_3;
-    if (advance) begin
-      \$80  = s3_rom_4;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = s4_valid;
-    if (advance) begin
-      \$81  = s3_valid;
-    end
-    if (rst) begin
-      \$81  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = s5_out_0;
-    if (advance) begin
-      \$82  = \$50 [15:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = s5_out_1;
-    if (advance) begin
-      \$83  = s4_mul_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = s5_out_2;
-    if (advance) begin
-      \$84  = s4_mul_3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = s5_valid;
-    if (advance) begin
-      \$85  = s4_valid;
-    end
-    if (rst) begin
-      \$85  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = o_stream__payload;
-    if (\$59 ) begin
+    \$71  = o_stream__payload;
+    if (\$14 ) begin
       (* full_case = 32'd1 *)
       if (spare_valid) begin
-        \$86  = spare_data;
+        \$71  = spare_data;
       end else begin
-        \$86  = \$56 [15:0];
+        \$71  = \$11 [15:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = o_stream__valid;
-    if (\$59 ) begin
+    \$72  = o_stream__valid;
+    if (\$14 ) begin
       (* full_case = 32'd1 *)
       if (spare_valid) begin
-        \$87  = 1'h1;
+        \$72  = 1'h1;
       end else begin
-        \$87  = \$61 ;
+        \$72  = \$16 ;
       end
     end
     if (rst) begin
-      \$87  = 1'h0;
+      \$72  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = spare_valid;
-    if (\$59 ) begin
+    \$73  = spare_valid;
+    if (\$14 ) begin
       if (spare_valid) begin
-        \$88  = 1'h0;
+        \$73  = 1'h0;
       end
-    end else if (\$60 ) begin
-      \$88  = 1'h1;
+    end else if (\$15 ) begin
+      \$73  = 1'h1;
     end
     if (rst) begin
-      \$88  = 1'h0;
+      \$73  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = spare_data;
-    if (\$59 ) begin
-    end else if (\$60 ) begin
-      \$89  = \$56 [15:0];
+    \$74  = spare_data;
+    if (\$14 ) begin
+    end else if (\$15 ) begin
+      \$74  = \$11 [15:0];
     end
   end
   assign x = i_stream__payload;
   assign v_c = \$3 [15:0];
-  assign ge = { \$41 , \$40 , \$39 , \$38 , \$37 , \$36 , \$35 , \$34 , \$33 , \$32 , \$31 , \$30 , \$29 , \$28 , \$27 , \$26 , \$25 , \$24 , \$23 , \$22 , \$21 , \$20 , \$19 , \$18 , \$17 , \$16 , \$15 , \$14 , \$13 , \$12 , \$11 , \$10 , \$9 , \$8 , \$7 , \$6 , \$5 , \$4  };
-  assign product_c = \$42 [23:0];
-  assign acc = \$44 [23:0];
-  assign rounded = \$46 [24:0];
-  assign y_c = \$50 [15:0];
-  assign y_unfold_c = \$56 [15:0];
+  assign thr0 = 18'h3d852;
+  assign prefix0 = bit0;
+  assign prefix1 = { s2_level0_1, bit1 };
+  assign prefix2 = { s3_level1_1, bit2 };
+  assign prefix3 = { s4_level2_1, bit3 };
+  assign prefix4 = { s5_level3_1, bit4 };
+  assign prefix5 = { s6_level4_1, bit5 };
+  assign acc_c = \$8 [18:0];
+  assign rounded = { \$9 [18], \$9  };
+  assign y_c = \$9 [15:0];
+  assign y_unfold_c = \$11 [15:0];
   assign out_data = o_stream__payload;
   assign out_valid = o_stream__valid;
-  assign \$43  = { s4_mul_1[15], s4_mul_1[15], s4_mul_1[15], s4_mul_1[15], s4_mul_1[15], s4_mul_1[15], s4_mul_1[15], s4_mul_1, 8'h00 };
-  assign \$46  = { acc_biased[25], acc_biased[25], acc_biased[25], acc_biased[25], acc_biased[25], acc_biased[25], acc_biased[25], acc_biased[25], acc_biased[25], acc_biased[25], acc_biased[25], acc_biased[25], acc_biased[25:12] };
-  assign \$51  = { s5_out_2[15], s5_out_2 };
+  assign \$4  = { s9_mul_2, 1'h0 };
+  assign \$5  = { s9_mul_0[20], s9_mul_0 };
+  assign \$7  = { s9_mul_1[18], s9_mul_1[18], s9_mul_1[18], s9_mul_1, 4'h0 };
+  assign \$9  = { s10_sum_0[18], s10_sum_0[18], s10_sum_0[18], s10_sum_0[18], s10_sum_0[18], s10_sum_0[18], s10_sum_0[18], s10_sum_0[18:7] };
+  assign \$10  = { s11_out_2[15], s11_out_2 };
 endmodule

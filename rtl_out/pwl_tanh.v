@@ -5,62 +5,62 @@
 module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_stream__payload, o_stream__valid, i_stream__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire \$10 ;
-  wire [26:0] \$11 ;
-  wire [26:0] \$12 ;
-  wire [16:0] \$13 ;
+  wire [34:0] \$10 ;
+  wire [22:0] \$11 ;
+  wire [16:0] \$12 ;
+  wire [20:0] \$13 ;
   wire \$14 ;
   wire \$15 ;
-  wire [20:0] \$16 ;
-  wire [20:0] \$17 ;
-  wire [20:0] \$18 ;
-  wire \$19 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  reg [15:0] \$19 ;
   wire [16:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire \$23 ;
-  reg [15:0] \$24 ;
+  reg \$20 ;
+  reg \$21 ;
+  reg [15:0] \$22 ;
+  reg \$23 ;
+  reg \$24 ;
   reg \$25 ;
-  reg \$26 ;
-  reg [15:0] \$27 ;
+  reg [15:0] \$26 ;
+  reg [1:0] \$27 ;
   reg \$28 ;
   reg \$29 ;
   wire [16:0] \$3 ;
-  reg \$30 ;
-  reg [15:0] \$31 ;
-  reg [1:0] \$32 ;
+  reg [15:0] \$30 ;
+  reg [2:0] \$31 ;
+  reg \$32 ;
   reg \$33 ;
-  reg \$34 ;
-  reg [15:0] \$35 ;
-  reg [2:0] \$36 ;
+  reg [15:0] \$34 ;
+  reg [3:0] \$35 ;
+  reg \$36 ;
   reg \$37 ;
-  reg \$38 ;
-  reg [15:0] \$39 ;
-  wire [29:0] \$4 ;
-  reg [3:0] \$40 ;
+  reg [15:0] \$38 ;
+  reg [4:0] \$39 ;
+  wire [23:0] \$4 ;
+  reg \$40 ;
   reg \$41 ;
-  reg \$42 ;
-  reg [15:0] \$43 ;
-  reg [4:0] \$44 ;
+  reg [15:0] \$42 ;
+  reg [5:0] \$43 ;
+  reg \$44 ;
   reg \$45 ;
-  reg \$46 ;
-  reg [15:0] \$47 ;
-  reg [5:0] \$48 ;
+  reg [15:0] \$46 ;
+  reg [6:0] \$47 ;
+  reg \$48 ;
   reg \$49 ;
-  wire [25:0] \$5 ;
-  reg \$50 ;
-  reg [15:0] \$51 ;
-  reg [6:0] \$52 ;
+  wire [21:0] \$5 ;
+  reg [15:0] \$50 ;
+  reg [10:0] \$51 ;
+  reg [16:0] \$52 ;
   reg \$53 ;
   reg \$54 ;
-  reg [15:0] \$55 ;
-  reg [13:0] \$56 ;
-  reg [22:0] \$57 ;
-  reg \$58 ;
+  reg [20:0] \$55 ;
+  reg [20:0] \$56 ;
+  reg [18:0] \$57 ;
+  reg [16:0] \$58 ;
   reg \$59 ;
-  wire [26:0] \$6 ;
-  reg [25:0] \$60 ;
+  wire [24:0] \$6 ;
+  reg \$60 ;
   reg [22:0] \$61 ;
   reg \$62 ;
   reg \$63 ;
@@ -70,12 +70,11 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   reg [15:0] \$67 ;
   reg \$68 ;
   reg \$69 ;
-  wire [26:0] \$7 ;
+  wire [27:0] \$7 ;
   reg [15:0] \$70 ;
-  wire [27:0] \$8 ;
-  wire \$9 ;
-  wire [25:0] acc;
-  wire [27:0] acc_biased;
+  wire [28:0] \$8 ;
+  wire [33:0] \$9 ;
+  wire [22:0] acc_c;
   wire advance;
   wire bit0;
   wire bit1;
@@ -92,7 +91,7 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   wire i_stream__ready;
   input i_stream__valid;
   wire i_stream__valid;
-  reg [22:0] intercept_c;
+  reg [16:0] intercept_c;
   wire [20:0] mirrored;
   output [15:0] o_stream__payload;
   reg [15:0] o_stream__payload = 16'h0000;
@@ -112,17 +111,24 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   wire [4:0] prefix4;
   wire [5:0] prefix5;
   wire [6:0] prefix6;
-  wire [25:0] product_c;
-  wire [26:0] rounded;
+  wire [20:0] product0_c;
+  wire [20:0] product1_c;
+  wire [18:0] product2_c;
+  wire [23:0] rounded;
   input rst;
   wire rst;
-  reg [25:0] s10_mul_0 = 26'h0000000;
-  reg [22:0] s10_mul_1 = 23'h000000;
-  reg s10_mul_2 = 1'h0;
+  reg [20:0] s10_mul_0 = 21'h000000;
+  reg [20:0] s10_mul_1 = 21'h000000;
+  reg [18:0] s10_mul_2 = 19'h00000;
+  reg [16:0] s10_mul_3 = 17'h00000;
+  reg s10_mul_4 = 1'h0;
   reg s10_valid = 1'h0;
-  reg [15:0] s11_out_0 = 16'h0000;
-  reg s11_out_1 = 1'h0;
+  reg [22:0] s11_sum_0 = 23'h000000;
+  reg s11_sum_1 = 1'h0;
   reg s11_valid = 1'h0;
+  reg [15:0] s12_out_0 = 16'h0000;
+  reg s12_out_1 = 1'h0;
+  reg s12_valid = 1'h0;
   reg [15:0] s1_fold_0 = 16'h0000;
   reg s1_fold_1 = 1'h0;
   reg s1_valid = 1'h0;
@@ -155,11 +161,11 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   reg s8_level6_2 = 1'h0;
   reg s8_valid = 1'h0;
   reg [15:0] s9_rom_0 = 16'h0000;
-  reg [13:0] s9_rom_1 = 14'h0000;
-  reg [22:0] s9_rom_2 = 23'h000000;
+  reg [10:0] s9_rom_1 = 11'h000;
+  reg [16:0] s9_rom_2 = 17'h00000;
   reg s9_rom_3 = 1'h0;
   reg s9_valid = 1'h0;
-  reg [13:0] slope_c;
+  reg [10:0] slope_c;
   reg [15:0] spare_data = 16'h0000;
   reg spare_valid = 1'h0;
   wire [17:0] thr0;
@@ -173,97 +179,104 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   wire [15:0] x;
   wire [15:0] y_c;
   wire [15:0] y_unfold_c;
-  assign i_stream__ready = advance & \$19 ;
-  assign \$20  = ~ o_stream__valid;
-  assign \$21  = o_stream__ready | \$20 ;
-  assign \$22  = s11_valid & advance;
-  assign \$23  = s11_valid & advance;
+  assign \$17  = s12_valid & advance;
+  assign \$18  = s12_valid & advance;
   always @(posedge clk)
-    s1_fold_0 <= \$24 ;
+    s1_fold_0 <= \$19 ;
   always @(posedge clk)
-    s1_fold_1 <= \$25 ;
+    s1_fold_1 <= \$20 ;
   always @(posedge clk)
-    s1_valid <= \$26 ;
+    s1_valid <= \$21 ;
   always @(posedge clk)
-    s2_level0_0 <= \$27 ;
+    s2_level0_0 <= \$22 ;
   always @(posedge clk)
-    s2_level0_1 <= \$28 ;
+    s2_level0_1 <= \$23 ;
   always @(posedge clk)
-    s2_level0_2 <= \$29 ;
+    s2_level0_2 <= \$24 ;
   always @(posedge clk)
-    s2_valid <= \$30 ;
+    s2_valid <= \$25 ;
   always @(posedge clk)
-    s3_level1_0 <= \$31 ;
+    s3_level1_0 <= \$26 ;
   always @(posedge clk)
-    s3_level1_1 <= \$32 ;
+    s3_level1_1 <= \$27 ;
   always @(posedge clk)
-    s3_level1_2 <= \$33 ;
+    s3_level1_2 <= \$28 ;
   always @(posedge clk)
-    s3_valid <= \$34 ;
+    s3_valid <= \$29 ;
   always @(posedge clk)
-    s4_level2_0 <= \$35 ;
+    s4_level2_0 <= \$30 ;
   always @(posedge clk)
-    s4_level2_1 <= \$36 ;
+    s4_level2_1 <= \$31 ;
   always @(posedge clk)
-    s4_level2_2 <= \$37 ;
+    s4_level2_2 <= \$32 ;
   always @(posedge clk)
-    s4_valid <= \$38 ;
+    s4_valid <= \$33 ;
   always @(posedge clk)
-    s5_level3_0 <= \$39 ;
+    s5_level3_0 <= \$34 ;
   always @(posedge clk)
-    s5_level3_1 <= \$40 ;
+    s5_level3_1 <= \$35 ;
   always @(posedge clk)
-    s5_level3_2 <= \$41 ;
+    s5_level3_2 <= \$36 ;
   always @(posedge clk)
-    s5_valid <= \$42 ;
+    s5_valid <= \$37 ;
   always @(posedge clk)
-    s6_level4_0 <= \$43 ;
+    s6_level4_0 <= \$38 ;
   always @(posedge clk)
-    s6_level4_1 <= \$44 ;
+    s6_level4_1 <= \$39 ;
   always @(posedge clk)
-    s6_level4_2 <= \$45 ;
+    s6_level4_2 <= \$40 ;
   always @(posedge clk)
-    s6_valid <= \$46 ;
+    s6_valid <= \$41 ;
   always @(posedge clk)
-    s7_level5_0 <= \$47 ;
+    s7_level5_0 <= \$42 ;
   always @(posedge clk)
-    s7_level5_1 <= \$48 ;
+    s7_level5_1 <= \$43 ;
   always @(posedge clk)
-    s7_level5_2 <= \$49 ;
+    s7_level5_2 <= \$44 ;
   always @(posedge clk)
-    s7_valid <= \$50 ;
+    s7_valid <= \$45 ;
   always @(posedge clk)
-    s8_level6_0 <= \$51 ;
+    s8_level6_0 <= \$46 ;
   always @(posedge clk)
-    s8_level6_1 <= \$52 ;
+    s8_level6_1 <= \$47 ;
   always @(posedge clk)
-    s8_level6_2 <= \$53 ;
+    s8_level6_2 <= \$48 ;
   always @(posedge clk)
-    s8_valid <= \$54 ;
+    s8_valid <= \$49 ;
   always @(posedge clk)
-    s9_rom_0 <= \$55 ;
+    s9_rom_0 <= \$50 ;
   always @(posedge clk)
-    s9_rom_1 <= \$56 ;
+    s9_rom_1 <= \$51 ;
   always @(posedge clk)
-    s9_rom_2 <= \$57 ;
+    s9_rom_2 <= \$52 ;
   always @(posedge clk)
-    s9_rom_3 <= \$58 ;
+    s9_rom_3 <= \$53 ;
   always @(posedge clk)
-    s9_valid <= \$59 ;
+    s9_valid <= \$54 ;
   always @(posedge clk)
-    s10_mul_0 <= \$60 ;
+    s10_mul_0 <= \$55 ;
   always @(posedge clk)
-    s10_mul_1 <= \$61 ;
+    s10_mul_1 <= \$56 ;
   always @(posedge clk)
-    s10_mul_2 <= \$62 ;
+    s10_mul_2 <= \$57 ;
   always @(posedge clk)
-    s10_valid <= \$63 ;
+    s10_mul_3 <= \$58 ;
   always @(posedge clk)
-    s11_out_0 <= \$64 ;
+    s10_mul_4 <= \$59 ;
   always @(posedge clk)
-    s11_out_1 <= \$65 ;
+    s10_valid <= \$60 ;
   always @(posedge clk)
-    s11_valid <= \$66 ;
+    s11_sum_0 <= \$61 ;
+  always @(posedge clk)
+    s11_sum_1 <= \$62 ;
+  always @(posedge clk)
+    s11_valid <= \$63 ;
+  always @(posedge clk)
+    s12_out_0 <= \$64 ;
+  always @(posedge clk)
+    s12_out_1 <= \$65 ;
+  always @(posedge clk)
+    s12_valid <= \$66 ;
   always @(posedge clk)
     o_stream__payload <= \$67 ;
   always @(posedge clk)
@@ -276,37 +289,34 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   assign \$2  = - $signed(i_stream__payload);
   assign \$3  = \$1  ? { i_stream__payload[15], i_stream__payload } : \$2 ;
   assign pos_c = $signed(i_stream__payload) > $signed(1'h0);
-  assign bit0 = $signed(s1_fold_0) >= $signed(13'h1279);
+  assign bit0 = $signed(s1_fold_0) >= $signed(14'h2d29);
   assign bit1 = $signed(s2_level0_0) >= $signed(thr1);
   assign bit2 = $signed(s3_level1_0) >= $signed(thr2);
   assign bit3 = $signed(s4_level2_0) >= $signed(thr3);
   assign bit4 = $signed(s5_level3_0) >= $signed(thr4);
   assign bit5 = $signed(s6_level4_0) >= $signed(thr5);
   assign bit6 = $signed(s7_level5_0) >= $signed(thr6);
-  assign \$4  = $signed(s9_rom_0) * $signed(s9_rom_1);
-  assign \$6  = $signed(s10_mul_0) + $signed(\$5 );
-  assign \$7  = $signed(\$6 [25:0]) + $signed(10'h1ff);
-  assign acc_biased = $signed(\$7 ) + $signed({ 1'h0, \$6 [10] });
-  assign \$9  = $signed(\$8 [26:0]) > $signed(16'h7fff);
-  assign \$10  = $signed(\$8 [26:0]) < $signed(16'h8000);
-  assign \$11  = \$10  ? 27'h7ff8000 : \$8 [26:0];
-  assign \$12  = \$9  ? 27'h0007fff : \$11 ;
-  assign \$13  = - $signed(s11_out_0);
-  assign \$14  = $signed(\$13 ) > $signed(16'h7fff);
-  assign \$15  = $signed(\$13 ) < $signed(16'h8000);
-  assign \$16  = \$15  ? 21'h1f8000 : { \$13 [16], \$13 [16], \$13 [16], \$13 [16], \$13  };
-  assign \$17  = \$14  ? 21'h007fff : \$16 ;
-  assign \$18  = s11_out_1 ? \$17  : { s11_out_0[15], s11_out_0[15], s11_out_0[15], s11_out_0[15], s11_out_0[15], s11_out_0 };
+  assign product0_c = $signed(s9_rom_0) * $signed({ 1'h0, s9_rom_1[3:0] });
+  assign product1_c = $signed(s9_rom_0) * $signed({ 1'h0, s9_rom_1[7:4] });
+  assign product2_c = $signed(s9_rom_0) * $signed(s9_rom_1[10:8]);
+  assign \$6  = $signed(\$4 ) + $signed(\$5 );
+  assign \$8  = $signed(\$6 ) + $signed(\$7 );
+  assign \$10  = $signed(\$8 ) + $signed(\$9 );
+  assign \$12  = - $signed(s12_out_0);
+  assign \$13  = s12_out_1 ? { \$12 [16], \$12 [16], \$12 [16], \$12 [16], \$12  } : { s12_out_0[15], s12_out_0[15], s12_out_0[15], s12_out_0[15], s12_out_0[15], s12_out_0 };
   assign advance = ~ spare_valid;
-  assign \$19  = ~ rst;
+  assign \$14  = ~ rst;
+  assign i_stream__ready = advance & \$14 ;
+  assign \$15  = ~ o_stream__valid;
+  assign \$16  = o_stream__ready | \$15 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     (* full_case = 32'd1 *)
     casez (s2_level0_1)
       1'h0:
-          thr1 = 18'h3e571;
+          thr1 = 18'h3df02;
       1'h1:
-          thr1 = 18'h3fdad;
+          thr1 = 18'h3f68c;
     endcase
   end
   always @* begin
@@ -314,13 +324,13 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
     (* full_case = 32'd1 *)
     casez (s3_level1_1)
       2'h0:
-          thr2 = 18'h3d97f;
+          thr2 = 18'h3cf0e;
       2'h1:
-          thr2 = 18'h3ecc1;
+          thr2 = 18'h3e737;
       2'h2:
-          thr2 = 18'h3f7b3;
+          thr2 = 18'h3f20d;
       2'h3:
-          thr2 = 18'h00001;
+          thr2 = 18'h3fb43;
     endcase
   end
   always @* begin
@@ -328,21 +338,21 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
     (* full_case = 32'd1 *)
     casez (s4_level2_1)
       3'h0:
-          thr3 = 18'h3ce1c;
+          thr3 = 18'h3c1a6;
       3'h1:
-          thr3 = 18'h3e054;
+          thr3 = 18'h3d8a9;
       3'h2:
-          thr3 = 18'h3e96b;
+          thr3 = 18'h3e36a;
       3'h3:
-          thr3 = 18'h3efcc;
+          thr3 = 18'h3ea70;
       3'h4:
-          thr3 = 18'h3f51d;
+          thr3 = 18'h3efbb;
       3'h5:
-          thr3 = 18'h3fa5d;
+          thr3 = 18'h3f458;
       3'h6:
-          thr3 = 18'h00001;
+          thr3 = 18'h3f8ce;
       3'h7:
-          thr3 = 18'h00001;
+          thr3 = 18'h3fe7c;
     endcase
   end
   always @* begin
@@ -350,35 +360,35 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
     (* full_case = 32'd1 *)
     casez (s5_level3_1)
       4'h0:
-          thr4 = 18'h3c302;
+          thr4 = 18'h3b7ea;
       4'h1:
-          thr4 = 18'h3d4c2;
+          thr4 = 18'h3c9ef;
       4'h2:
-          thr4 = 18'h3dd47;
+          thr4 = 18'h3d473;
       4'h3:
-          thr4 = 18'h3e300;
+          thr4 = 18'h3dc25;
       4'h4:
-          thr4 = 18'h3e77d;
+          thr4 = 18'h3e12b;
       4'h5:
-          thr4 = 18'h3eb28;
+          thr4 = 18'h3e564;
       4'h6:
-          thr4 = 18'h3ee44;
+          thr4 = 18'h3e8f0;
       4'h7:
-          thr4 = 18'h3f126;
+          thr4 = 18'h3ebdb;
       4'h8:
-          thr4 = 18'h3f3c0;
+          thr4 = 18'h3ee77;
       4'h9:
-          thr4 = 18'h3f668;
+          thr4 = 18'h3f0e7;
       4'ha:
-          thr4 = 18'h3f8ff;
+          thr4 = 18'h3f342;
       4'hb:
-          thr4 = 18'h3fbe2;
+          thr4 = 18'h3f577;
       4'hc:
-          thr4 = 18'h00001;
+          thr4 = 18'h3f7a7;
       4'hd:
-          thr4 = 18'h00001;
+          thr4 = 18'h3fa08;
       4'he:
-          thr4 = 18'h00001;
+          thr4 = 18'h3fcb3;
       4'hf:
           thr4 = 18'h00001;
     endcase
@@ -388,65 +398,65 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
     (* full_case = 32'd1 *)
     casez (s6_level4_1)
       5'h00:
-          thr5 = 18'h3b7ea;
+          thr5 = 18'h3b25f;
       5'h01:
-          thr5 = 18'h3c980;
+          thr5 = 18'h3bb29;
       5'h02:
-          thr5 = 18'h3d1bb;
+          thr5 = 18'h3c640;
       5'h03:
-          thr5 = 18'h3d74d;
+          thr5 = 18'h3ccd3;
       5'h04:
-          thr5 = 18'h3db81;
+          thr5 = 18'h3d215;
       5'h05:
-          thr5 = 18'h3ded7;
+          thr5 = 18'h3d6ce;
       5'h06:
-          thr5 = 18'h3e1bb;
+          thr5 = 18'h3da87;
       5'h07:
-          thr5 = 18'h3e430;
+          thr5 = 18'h3dd86;
       5'h08:
-          thr5 = 18'h3e67d;
+          thr5 = 18'h3e014;
       5'h09:
-          thr5 = 18'h3e87a;
+          thr5 = 18'h3e249;
       5'h0a:
-          thr5 = 18'h3ea47;
+          thr5 = 18'h3e452;
       5'h0b:
-          thr5 = 18'h3ebf6;
+          thr5 = 18'h3e65b;
       5'h0c:
-          thr5 = 18'h3ed86;
+          thr5 = 18'h3e825;
       5'h0d:
-          thr5 = 18'h3ef1d;
+          thr5 = 18'h3e9a7;
       5'h0e:
-          thr5 = 18'h3f07a;
+          thr5 = 18'h3eb28;
       5'h0f:
-          thr5 = 18'h3f1cf;
+          thr5 = 18'h3ec77;
       5'h10:
-          thr5 = 18'h3f319;
+          thr5 = 18'h3edd5;
       5'h11:
-          thr5 = 18'h3f465;
+          thr5 = 18'h3ef1d;
       5'h12:
-          thr5 = 18'h3f5c4;
+          thr5 = 18'h3f04c;
       5'h13:
-          thr5 = 18'h3f70a;
+          thr5 = 18'h3f16c;
       5'h14:
-          thr5 = 18'h3f857;
+          thr5 = 18'h3f2a4;
       5'h15:
-          thr5 = 18'h3f9a4;
+          thr5 = 18'h3f3d3;
       5'h16:
-          thr5 = 18'h3fb13;
+          thr5 = 18'h3f4f2;
       5'h17:
-          thr5 = 18'h3fcbd;
+          thr5 = 18'h3f604;
       5'h18:
-          thr5 = 18'h3fed7;
+          thr5 = 18'h3f719;
       5'h19:
-          thr5 = 18'h00001;
+          thr5 = 18'h3f833;
       5'h1a:
-          thr5 = 18'h00001;
+          thr5 = 18'h3f96c;
       5'h1b:
-          thr5 = 18'h00001;
+          thr5 = 18'h3faab;
       5'h1c:
-          thr5 = 18'h00001;
+          thr5 = 18'h3fbf4;
       5'h1d:
-          thr5 = 18'h00001;
+          thr5 = 18'h3fd7c;
       5'h1e:
           thr5 = 18'h00001;
       5'h1f:
@@ -460,125 +470,125 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
       6'h00:
           thr6 = 18'h3acd3;
       6'h01:
-          thr6 = 18'h3be67;
+          thr6 = 18'h3b59d;
       6'h02:
-          thr6 = 18'h3c695;
+          thr6 = 18'h3b9b3;
       6'h03:
-          thr6 = 18'h3cc0d;
+          thr6 = 18'h3c05e;
       6'h04:
-          thr6 = 18'h3d00d;
+          thr6 = 18'h3c498;
       6'h05:
-          thr6 = 18'h3d349;
+          thr6 = 18'h3c77d;
       6'h06:
-          thr6 = 18'h3d612;
+          thr6 = 18'h3cba3;
       6'h07:
-          thr6 = 18'h3d874;
+          thr6 = 18'h3cddb;
       6'h08:
-          thr6 = 18'h3da87;
+          thr6 = 18'h3d0d8;
       6'h09:
-          thr6 = 18'h3dc70;
+          thr6 = 18'h3d349;
       6'h0a:
-          thr6 = 18'h3de15;
+          thr6 = 18'h3d5c3;
       6'h0b:
-          thr6 = 18'h3df9d;
+          thr6 = 18'h3d7dc;
       6'h0c:
-          thr6 = 18'h3e104;
+          thr6 = 18'h3d996;
       6'h0d:
-          thr6 = 18'h3e261;
+          thr6 = 18'h3db5f;
       6'h0e:
-          thr6 = 18'h3e39c;
+          thr6 = 18'h3dcc8;
       6'h0f:
-          thr6 = 18'h3e4d1;
+          thr6 = 18'h3de4a;
       6'h10:
-          thr6 = 18'h3e5f8;
+          thr6 = 18'h3df7f;
       6'h11:
-          thr6 = 18'h3e703;
+          thr6 = 18'h3e097;
       6'h12:
-          thr6 = 18'h3e7fe;
+          thr6 = 18'h3e1c5;
       6'h13:
-          thr6 = 18'h3e8f5;
+          thr6 = 18'h3e2d8;
       6'h14:
-          thr6 = 18'h3e9d8;
+          thr6 = 18'h3e3d7;
       6'h15:
-          thr6 = 18'h3eab1;
+          thr6 = 18'h3e4e1;
       6'h16:
-          thr6 = 18'h3eb91;
+          thr6 = 18'h3e5ea;
       6'h17:
-          thr6 = 18'h3ec5a;
+          thr6 = 18'h3e6cd;
       6'h18:
-          thr6 = 18'h3ed29;
+          thr6 = 18'h3e7aa;
       6'h19:
-          thr6 = 18'h3ede7;
+          thr6 = 18'h3e890;
       6'h1a:
-          thr6 = 18'h3eea3;
+          thr6 = 18'h3e94b;
       6'h1b:
-          thr6 = 18'h3ef75;
+          thr6 = 18'h3ea09;
       6'h1c:
-          thr6 = 18'h3f022;
+          thr6 = 18'h3eac8;
       6'h1d:
-          thr6 = 18'h3f0d1;
+          thr6 = 18'h3eb82;
       6'h1e:
-          thr6 = 18'h3f179;
+          thr6 = 18'h3ec25;
       6'h1f:
-          thr6 = 18'h3f229;
+          thr6 = 18'h3eccf;
       6'h20:
-          thr6 = 18'h3f2c9;
+          thr6 = 18'h3ed7e;
       6'h21:
-          thr6 = 18'h3f371;
+          thr6 = 18'h3ee23;
       6'h22:
-          thr6 = 18'h3f413;
+          thr6 = 18'h3eec9;
       6'h23:
-          thr6 = 18'h3f4cc;
+          thr6 = 18'h3ef6a;
       6'h24:
-          thr6 = 18'h3f571;
+          thr6 = 18'h3f003;
       6'h25:
-          thr6 = 18'h3f616;
+          thr6 = 18'h3f09b;
       6'h26:
-          thr6 = 18'h3f6ba;
+          thr6 = 18'h3f126;
       6'h27:
-          thr6 = 18'h3f760;
+          thr6 = 18'h3f1b9;
       6'h28:
-          thr6 = 18'h3f806;
+          thr6 = 18'h3f252;
       6'h29:
-          thr6 = 18'h3f8ac;
+          thr6 = 18'h3f2f4;
       6'h2a:
-          thr6 = 18'h3f952;
+          thr6 = 18'h3f390;
       6'h2b:
-          thr6 = 18'h3f9fe;
+          thr6 = 18'h3f419;
       6'h2c:
-          thr6 = 18'h3fab6;
+          thr6 = 18'h3f4a7;
       6'h2d:
-          thr6 = 18'h3fb7a;
+          thr6 = 18'h3f530;
       6'h2e:
-          thr6 = 18'h3fc52;
+          thr6 = 18'h3f5bd;
       6'h2f:
-          thr6 = 18'h3fd2e;
+          thr6 = 18'h3f644;
       6'h30:
-          thr6 = 18'h3fe36;
+          thr6 = 18'h3f6d2;
       6'h31:
-          thr6 = 18'h3ffb4;
+          thr6 = 18'h3f760;
       6'h32:
-          thr6 = 18'h00001;
+          thr6 = 18'h3f7ed;
       6'h33:
-          thr6 = 18'h00001;
+          thr6 = 18'h3f882;
       6'h34:
-          thr6 = 18'h00001;
+          thr6 = 18'h3f91f;
       6'h35:
-          thr6 = 18'h00001;
+          thr6 = 18'h3f9bb;
       6'h36:
-          thr6 = 18'h00001;
+          thr6 = 18'h3fa5d;
       6'h37:
-          thr6 = 18'h00001;
+          thr6 = 18'h3faf6;
       6'h38:
-          thr6 = 18'h00001;
+          thr6 = 18'h3fb95;
       6'h39:
-          thr6 = 18'h00001;
+          thr6 = 18'h3fc52;
       6'h3a:
-          thr6 = 18'h00001;
+          thr6 = 18'h3fd16;
       6'h3b:
-          thr6 = 18'h00001;
+          thr6 = 18'h3fdf1;
       6'h3c:
-          thr6 = 18'h00001;
+          thr6 = 18'h3ff16;
       6'h3d:
           thr6 = 18'h00001;
       6'h3e:
@@ -592,205 +602,249 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
     (* full_case = 32'd1 *)
     casez (s8_level6_1)
       7'h00:
-          slope_c = 14'h0000;
+          slope_c = 11'h000;
       7'h01:
-          slope_c = 14'h0002;
+          slope_c = 11'h000;
       7'h02:
-          slope_c = 14'h0006;
+          slope_c = 11'h000;
       7'h03:
-          slope_c = 14'h000c;
+          slope_c = 11'h000;
       7'h04:
-          slope_c = 14'h0014;
+          slope_c = 11'h000;
       7'h05:
-          slope_c = 14'h001e;
+          slope_c = 11'h000;
       7'h06:
-          slope_c = 14'h002a;
+          slope_c = 11'h001;
       7'h07:
-          slope_c = 14'h0038;
+          slope_c = 11'h001;
       7'h08:
-          slope_c = 14'h0048;
+          slope_c = 11'h002;
       7'h09:
-          slope_c = 14'h005a;
+          slope_c = 11'h003;
       7'h0a:
-          slope_c = 14'h006e;
+          slope_c = 11'h003;
       7'h0b:
-          slope_c = 14'h0085;
+          slope_c = 11'h004;
       7'h0c:
-          slope_c = 14'h009e;
+          slope_c = 11'h005;
       7'h0d:
-          slope_c = 14'h00b9;
+          slope_c = 11'h006;
       7'h0e:
-          slope_c = 14'h00d7;
+          slope_c = 11'h007;
       7'h0f:
-          slope_c = 14'h00f5;
+          slope_c = 11'h008;
       7'h10:
-          slope_c = 14'h0117;
+          slope_c = 11'h00a;
       7'h11:
-          slope_c = 14'h013b;
+          slope_c = 11'h00c;
       7'h12:
-          slope_c = 14'h0163;
+          slope_c = 11'h00e;
       7'h13:
-          slope_c = 14'h018b;
+          slope_c = 11'h010;
       7'h14:
-          slope_c = 14'h01b5;
+          slope_c = 11'h013;
       7'h15:
-          slope_c = 14'h01e0;
+          slope_c = 11'h016;
       7'h16:
-          slope_c = 14'h020e;
+          slope_c = 11'h019;
       7'h17:
-          slope_c = 14'h0240;
+          slope_c = 11'h01c;
       7'h18:
-          slope_c = 14'h0274;
+          slope_c = 11'h01f;
       7'h19:
-          slope_c = 14'h02a9;
+          slope_c = 11'h023;
       7'h1a:
-          slope_c = 14'h02e4;
+          slope_c = 11'h027;
       7'h1b:
-          slope_c = 14'h031e;
+          slope_c = 11'h02b;
       7'h1c:
-          slope_c = 14'h035b;
+          slope_c = 11'h02f;
       7'h1d:
-          slope_c = 14'h0397;
+          slope_c = 11'h033;
       7'h1e:
-          slope_c = 14'h03d9;
+          slope_c = 11'h038;
       7'h1f:
-          slope_c = 14'h042a;
+          slope_c = 11'h03d;
       7'h20:
-          slope_c = 14'h0470;
+          slope_c = 11'h042;
       7'h21:
-          slope_c = 14'h04b8;
+          slope_c = 11'h046;
       7'h22:
-          slope_c = 14'h0501;
+          slope_c = 11'h04b;
       7'h23:
-          slope_c = 14'h054f;
+          slope_c = 11'h050;
       7'h24:
-          slope_c = 14'h059b;
+          slope_c = 11'h056;
       7'h25:
-          slope_c = 14'h05ef;
+          slope_c = 11'h05c;
       7'h26:
-          slope_c = 14'h0645;
+          slope_c = 11'h062;
       7'h27:
-          slope_c = 14'h0699;
+          slope_c = 11'h069;
       7'h28:
-          slope_c = 14'h06ee;
+          slope_c = 11'h06f;
       7'h29:
-          slope_c = 14'h0747;
+          slope_c = 11'h075;
       7'h2a:
-          slope_c = 14'h079e;
+          slope_c = 11'h07c;
       7'h2b:
-          slope_c = 14'h07fa;
+          slope_c = 11'h085;
       7'h2c:
-          slope_c = 14'h085e;
+          slope_c = 11'h08d;
       7'h2d:
-          slope_c = 14'h08be;
+          slope_c = 11'h095;
       7'h2e:
-          slope_c = 14'h091d;
+          slope_c = 11'h09d;
       7'h2f:
-          slope_c = 14'h0981;
+          slope_c = 11'h0a5;
       7'h30:
-          slope_c = 14'h09e7;
+          slope_c = 11'h0ad;
       7'h31:
-          slope_c = 14'h0a51;
+          slope_c = 11'h0b7;
       7'h32:
-          slope_c = 14'h0ab6;
+          slope_c = 11'h0c0;
       7'h33:
-          slope_c = 14'h0b22;
+          slope_c = 11'h0c9;
       7'h34:
-          slope_c = 14'h0b88;
+          slope_c = 11'h0d1;
       7'h35:
-          slope_c = 14'h0c05;
+          slope_c = 11'h0da;
       7'h36:
-          slope_c = 14'h0c87;
+          slope_c = 11'h0e3;
       7'h37:
-          slope_c = 14'h0cf3;
+          slope_c = 11'h0ed;
       7'h38:
-          slope_c = 14'h0d62;
+          slope_c = 11'h0f7;
       7'h39:
-          slope_c = 14'h0dd1;
+          slope_c = 11'h100;
       7'h3a:
-          slope_c = 14'h0e48;
+          slope_c = 11'h10a;
       7'h3b:
-          slope_c = 14'h0eb8;
+          slope_c = 11'h115;
       7'h3c:
-          slope_c = 14'h0f2c;
+          slope_c = 11'h11f;
       7'h3d:
-          slope_c = 14'h0f9f;
+          slope_c = 11'h128;
       7'h3e:
-          slope_c = 14'h1018;
+          slope_c = 11'h132;
       7'h3f:
-          slope_c = 14'h1094;
+          slope_c = 11'h13e;
       7'h40:
-          slope_c = 14'h110a;
+          slope_c = 11'h149;
       7'h41:
-          slope_c = 14'h117f;
+          slope_c = 11'h155;
       7'h42:
-          slope_c = 14'h11fc;
+          slope_c = 11'h160;
       7'h43:
-          slope_c = 14'h1275;
+          slope_c = 11'h16c;
       7'h44:
-          slope_c = 14'h12ef;
+          slope_c = 11'h178;
       7'h45:
-          slope_c = 14'h1374;
+          slope_c = 11'h184;
       7'h46:
-          slope_c = 14'h13fa;
+          slope_c = 11'h190;
       7'h47:
-          slope_c = 14'h1487;
+          slope_c = 11'h19c;
       7'h48:
-          slope_c = 14'h1509;
+          slope_c = 11'h1a8;
       7'h49:
-          slope_c = 14'h1587;
+          slope_c = 11'h1b4;
       7'h4a:
-          slope_c = 14'h1605;
+          slope_c = 11'h1c0;
       7'h4b:
-          slope_c = 14'h1685;
+          slope_c = 11'h1cd;
       7'h4c:
-          slope_c = 14'h1704;
+          slope_c = 11'h1d9;
       7'h4d:
-          slope_c = 14'h177e;
+          slope_c = 11'h1e4;
       7'h4e:
-          slope_c = 14'h17f8;
+          slope_c = 11'h1f0;
       7'h4f:
-          slope_c = 14'h1878;
+          slope_c = 11'h1ff;
       7'h50:
-          slope_c = 14'h18f3;
+          slope_c = 11'h20c;
       7'h51:
-          slope_c = 14'h196c;
+          slope_c = 11'h21a;
       7'h52:
-          slope_c = 14'h19e1;
+          slope_c = 11'h229;
       7'h53:
-          slope_c = 14'h1a58;
+          slope_c = 11'h237;
       7'h54:
-          slope_c = 14'h1ac9;
+          slope_c = 11'h246;
       7'h55:
-          slope_c = 14'h1b35;
+          slope_c = 11'h254;
       7'h56:
-          slope_c = 14'h1ba4;
+          slope_c = 11'h260;
       7'h57:
-          slope_c = 14'h1c18;
+          slope_c = 11'h26d;
       7'h58:
-          slope_c = 14'h1c86;
+          slope_c = 11'h27b;
       7'h59:
-          slope_c = 14'h1cef;
+          slope_c = 11'h28a;
       7'h5a:
-          slope_c = 14'h1d58;
+          slope_c = 11'h295;
       7'h5b:
-          slope_c = 14'h1dc4;
+          slope_c = 11'h2a4;
       7'h5c:
-          slope_c = 14'h1e2b;
+          slope_c = 11'h2b1;
       7'h5d:
-          slope_c = 14'h1e86;
+          slope_c = 11'h2bf;
       7'h5e:
-          slope_c = 14'h1edd;
+          slope_c = 11'h2cb;
       7'h5f:
-          slope_c = 14'h1f2e;
+          slope_c = 11'h2d8;
       7'h60:
-          slope_c = 14'h1f78;
+          slope_c = 11'h2e6;
       7'h61:
-          slope_c = 14'h1fb9;
+          slope_c = 11'h2f3;
       7'h62:
-          slope_c = 14'h1fed;
+          slope_c = 11'h300;
+      7'h63:
+          slope_c = 11'h30e;
+      7'h64:
+          slope_c = 11'h31b;
+      7'h65:
+          slope_c = 11'h328;
+      7'h66:
+          slope_c = 11'h335;
+      7'h67:
+          slope_c = 11'h343;
+      7'h68:
+          slope_c = 11'h350;
+      7'h69:
+          slope_c = 11'h35e;
+      7'h6a:
+          slope_c = 11'h36a;
+      7'h6b:
+          slope_c = 11'h377;
+      7'h6c:
+          slope_c = 11'h384;
+      7'h6d:
+          slope_c = 11'h390;
+      7'h6e:
+          slope_c = 11'h39b;
+      7'h6f:
+          slope_c = 11'h3a5;
+      7'h70:
+          slope_c = 11'h3b0;
+      7'h71:
+          slope_c = 11'h3bb;
+      7'h72:
+          slope_c = 11'h3c6;
+      7'h73:
+          slope_c = 11'h3d0;
+      7'h74:
+          slope_c = 11'h3da;
+      7'h75:
+          slope_c = 11'h3e3;
+      7'h76:
+          slope_c = 11'h3eb;
+      7'h77:
+          slope_c = 11'h3f3;
+      7'h78:
+          slope_c = 11'h3fa;
       default:
-          slope_c = 14'h1ff9;
+          slope_c = 11'h3ff;
     endcase
   end
   always @* begin
@@ -798,443 +852,525 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
     (* full_case = 32'd1 *)
     casez (s8_level6_1)
       7'h00:
-          intercept_c = 23'h400041;
+          intercept_c = 17'h10002;
       7'h01:
-          intercept_c = 23'h40158c;
+          intercept_c = 17'h10006;
       7'h02:
-          intercept_c = 23'h4039d1;
+          intercept_c = 17'h1000a;
       7'h03:
-          intercept_c = 23'h406b26;
+          intercept_c = 17'h1000e;
       7'h04:
-          intercept_c = 23'h40a83c;
+          intercept_c = 17'h10012;
       7'h05:
-          intercept_c = 23'h40f012;
+          intercept_c = 17'h10016;
       7'h06:
-          intercept_c = 23'h4141e5;
+          intercept_c = 17'h1012c;
       7'h07:
-          intercept_c = 23'h419cf4;
+          intercept_c = 17'h1012f;
       7'h08:
-          intercept_c = 23'h4200c5;
+          intercept_c = 17'h10229;
       7'h09:
-          intercept_c = 23'h426cb9;
+          intercept_c = 17'h10317;
       7'h0a:
-          intercept_c = 23'h42e083;
+          intercept_c = 17'h10316;
       7'h0b:
-          intercept_c = 23'h436123;
+          intercept_c = 17'h103f9;
       7'h0c:
-          intercept_c = 23'h43e854;
+          intercept_c = 17'h104d3;
       7'h0d:
-          intercept_c = 23'h4475ea;
+          intercept_c = 17'h105a6;
       7'h0e:
-          intercept_c = 23'h450e8b;
+          intercept_c = 17'h10674;
       7'h0f:
-          intercept_c = 23'h45a2ea;
+          intercept_c = 17'h1073e;
       7'h10:
-          intercept_c = 23'h464693;
+          intercept_c = 17'h108c6;
       7'h11:
-          intercept_c = 23'h46ef3f;
+          intercept_c = 17'h10a40;
       7'h12:
-          intercept_c = 23'h47a5c4;
+          intercept_c = 17'h10bb0;
       7'h13:
-          intercept_c = 23'h4857a7;
+          intercept_c = 17'h10d17;
       7'h14:
-          intercept_c = 23'h490dfa;
+          intercept_c = 17'h10f22;
       7'h15:
-          intercept_c = 23'h49c455;
+          intercept_c = 17'h1111d;
       7'h16:
-          intercept_c = 23'h4a8308;
+          intercept_c = 17'h1130c;
       7'h17:
-          intercept_c = 23'h4b4d99;
+          intercept_c = 17'h114ee;
       7'h18:
-          intercept_c = 23'h4c1b7f;
+          intercept_c = 17'h116c7;
       7'h19:
-          intercept_c = 23'h4ce8cc;
+          intercept_c = 17'h1192e;
       7'h1a:
-          intercept_c = 23'h4dc82f;
+          intercept_c = 17'h11b86;
       7'h1b:
-          intercept_c = 23'h4e9ef5;
+          intercept_c = 17'h11dd1;
       7'h1c:
-          intercept_c = 23'h4f7c21;
+          intercept_c = 17'h1200f;
       7'h1d:
-          intercept_c = 23'h505129;
+          intercept_c = 17'h12243;
       7'h1e:
-          intercept_c = 23'h5136b7;
+          intercept_c = 17'h124f5;
       7'h1f:
-          intercept_c = 23'h5249f9;
+          intercept_c = 17'h12798;
       7'h20:
-          intercept_c = 23'h533293;
+          intercept_c = 17'h12a2d;
       7'h21:
-          intercept_c = 23'h541cf9;
+          intercept_c = 17'h12c36;
       7'h22:
-          intercept_c = 23'h5505e1;
+          intercept_c = 17'h12eb5;
       7'h23:
-          intercept_c = 23'h55f9ac;
+          intercept_c = 17'h1312a;
       7'h24:
-          intercept_c = 23'h56e28f;
+          intercept_c = 17'h1340f;
       7'h25:
-          intercept_c = 23'h57dec1;
+          intercept_c = 17'h136e5;
       7'h26:
-          intercept_c = 23'h58dbab;
+          intercept_c = 17'h139af;
       7'h27:
-          intercept_c = 23'h59cdb5;
+          intercept_c = 17'h13ce0;
       7'h28:
-          intercept_c = 23'h5abdde;
+          intercept_c = 17'h13f8f;
       7'h29:
-          intercept_c = 23'h5bb464;
+          intercept_c = 17'h14234;
       7'h2a:
-          intercept_c = 23'h5ca0ad;
+          intercept_c = 17'h1453c;
       7'h2b:
-          intercept_c = 23'h5d95c8;
+          intercept_c = 17'h1490e;
       7'h2c:
-          intercept_c = 23'h5e9aab;
+          intercept_c = 17'h14c62;
       7'h2d:
-          intercept_c = 23'h5f900d;
+          intercept_c = 17'h14fa6;
       7'h2e:
-          intercept_c = 23'h607e25;
+          intercept_c = 17'h152db;
       7'h2f:
-          intercept_c = 23'h6173d9;
+          intercept_c = 17'h15602;
       7'h30:
-          intercept_c = 23'h62695e;
+          intercept_c = 17'h1591c;
       7'h31:
-          intercept_c = 23'h636346;
+          intercept_c = 17'h15cea;
       7'h32:
-          intercept_c = 23'h644c99;
+          intercept_c = 17'h16045;
       7'h33:
-          intercept_c = 23'h65410b;
+          intercept_c = 17'h16392;
       7'h34:
-          intercept_c = 23'h662347;
+          intercept_c = 17'h16675;
       7'h35:
-          intercept_c = 23'h6732d7;
+          intercept_c = 17'h169a7;
       7'h36:
-          intercept_c = 23'h6845bf;
+          intercept_c = 17'h16ccc;
       7'h37:
-          intercept_c = 23'h692547;
+          intercept_c = 17'h1703b;
       7'h38:
-          intercept_c = 23'h6a063e;
+          intercept_c = 17'h1739a;
       7'h39:
-          intercept_c = 23'h6ae288;
+          intercept_c = 17'h17696;
       7'h3a:
-          intercept_c = 23'h6bc98a;
+          intercept_c = 17'h179db;
       7'h3b:
-          intercept_c = 23'h6c9e3a;
+          intercept_c = 17'h17d62;
       7'h3c:
-          intercept_c = 23'h6d75b0;
+          intercept_c = 17'h18088;
       7'h3d:
-          intercept_c = 23'h6e46a2;
+          intercept_c = 17'h18353;
       7'h3e:
-          intercept_c = 23'h6f1d6a;
+          intercept_c = 17'h18662;
       7'h3f:
-          intercept_c = 23'h6ff45f;
+          intercept_c = 17'h189fc;
       7'h40:
-          intercept_c = 23'h70bc09;
+          intercept_c = 17'h18d3a;
       7'h41:
-          intercept_c = 23'h717d6a;
+          intercept_c = 17'h190b3;
       7'h42:
-          intercept_c = 23'h72470f;
+          intercept_c = 17'h193d3;
       7'h43:
-          intercept_c = 23'h730537;
+          intercept_c = 17'h1972d;
       7'h44:
-          intercept_c = 23'h73c040;
+          intercept_c = 17'h19a77;
       7'h45:
-          intercept_c = 23'h74869f;
+          intercept_c = 17'h19db2;
       7'h46:
-          intercept_c = 23'h75490d;
+          intercept_c = 17'h1a0dd;
       7'h47:
-          intercept_c = 23'h760ece;
+          intercept_c = 17'h1a3fa;
       7'h48:
-          intercept_c = 23'h76bfe5;
+          intercept_c = 17'h1a708;
       7'h49:
-          intercept_c = 23'h776657;
+          intercept_c = 17'h1aa08;
       7'h4a:
-          intercept_c = 23'h7807b8;
+          intercept_c = 17'h1acfa;
       7'h4b:
-          intercept_c = 23'h78a693;
+          intercept_c = 17'h1b01c;
       7'h4c:
-          intercept_c = 23'h793f0d;
+          intercept_c = 17'h1b2f1;
       7'h4d:
-          intercept_c = 23'h79cc93;
+          intercept_c = 17'h1b57f;
       7'h4e:
-          intercept_c = 23'h7a554e;
+          intercept_c = 17'h1b83c;
       7'h4f:
-          intercept_c = 23'h7adfa1;
+          intercept_c = 17'h1bb95;
       7'h50:
-          intercept_c = 23'h7b5f65;
+          intercept_c = 17'h1be6c;
       7'h51:
-          intercept_c = 23'h7bd830;
+          intercept_c = 17'h1c16b;
       7'h52:
-          intercept_c = 23'h7c4853;
+          intercept_c = 17'h1c48d;
       7'h53:
-          intercept_c = 23'h7cb56d;
+          intercept_c = 17'h1c769;
       7'h54:
-          intercept_c = 23'h7d187a;
+          intercept_c = 17'h1ca66;
       7'h55:
-          intercept_c = 23'h7d72ca;
+          intercept_c = 17'h1cd1f;
       7'h56:
-          intercept_c = 23'h7dcb1f;
+          intercept_c = 17'h1cf68;
       7'h57:
-          intercept_c = 23'h7e2254;
+          intercept_c = 17'h1d1d4;
       7'h58:
-          intercept_c = 23'h7e702c;
+          intercept_c = 17'h1d461;
       7'h59:
-          intercept_c = 23'h7eb5c3;
+          intercept_c = 17'h1d70a;
       7'h5a:
-          intercept_c = 23'h7ef69b;
+          intercept_c = 17'h1d8f2;
       7'h5b:
-          intercept_c = 23'h7f33d4;
+          intercept_c = 17'h1db7b;
       7'h5c:
-          intercept_c = 23'h7f68e3;
+          intercept_c = 17'h1dd9f;
       7'h5d:
-          intercept_c = 23'h7f92f4;
+          intercept_c = 17'h1dfde;
       7'h5e:
-          intercept_c = 23'h7fb69b;
+          intercept_c = 17'h1e1be;
       7'h5f:
-          intercept_c = 23'h7fd33b;
+          intercept_c = 17'h1e3b9;
       7'h60:
-          intercept_c = 23'h7fe8cf;
+          intercept_c = 17'h1e5cb;
       7'h61:
-          intercept_c = 23'h7ff76c;
+          intercept_c = 17'h1e7a9;
       7'h62:
-          intercept_c = 23'h7fff0a;
+          intercept_c = 17'h1e978;
+      7'h63:
+          intercept_c = 17'h1eb5d;
+      7'h64:
+          intercept_c = 17'h1ed10;
+      7'h65:
+          intercept_c = 17'h1eeb4;
+      7'h66:
+          intercept_c = 17'h1f04a;
+      7'h67:
+          intercept_c = 17'h1f1ee;
+      7'h68:
+          intercept_c = 17'h1f365;
+      7'h69:
+          intercept_c = 17'h1f4e7;
+      7'h6a:
+          intercept_c = 17'h1f624;
+      7'h6b:
+          intercept_c = 17'h1f76b;
+      7'h6c:
+          intercept_c = 17'h1f8a2;
+      7'h6d:
+          intercept_c = 17'h1f9b1;
+      7'h6e:
+          intercept_c = 17'h1fa9c;
+      7'h6f:
+          intercept_c = 17'h1fb67;
+      7'h70:
+          intercept_c = 17'h1fc38;
+      7'h71:
+          intercept_c = 17'h1fcfb;
+      7'h72:
+          intercept_c = 17'h1fdae;
+      7'h73:
+          intercept_c = 17'h1fe42;
+      7'h74:
+          intercept_c = 17'h1fec7;
+      7'h75:
+          intercept_c = 17'h1ff30;
+      7'h76:
+          intercept_c = 17'h1ff81;
+      7'h77:
+          intercept_c = 17'h1ffc3;
+      7'h78:
+          intercept_c = 17'h1ffee;
       default:
-          intercept_c = 23'h7fffc1;
+          intercept_c = 17'h00001;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$24  = s1_fold_0;
+    \$19  = s1_fold_0;
     if (advance) begin
-      \$24  = \$3 [15:0];
+      \$19  = \$3 [15:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$25  = s1_fold_1;
+    \$20  = s1_fold_1;
     if (advance) begin
-      \$25  = pos_c;
+      \$20  = pos_c;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$26  = s1_valid;
+    \$21  = s1_valid;
     if (advance) begin
-      \$26  = i_stream__valid;
+      \$21  = i_stream__valid;
     end
     if (rst) begin
-      \$26  = 1'h0;
+      \$21  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$27  = s2_level0_0;
+    \$22  = s2_level0_0;
     if (advance) begin
-      \$27  = s1_fold_0;
+      \$22  = s1_fold_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$28  = s2_level0_1;
+    \$23  = s2_level0_1;
     if (advance) begin
-      \$28  = bit0;
+      \$23  = bit0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$29  = s2_level0_2;
+    \$24  = s2_level0_2;
     if (advance) begin
-      \$29  = s1_fold_1;
+      \$24  = s1_fold_1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$30  = s2_valid;
+    \$25  = s2_valid;
     if (advance) begin
-      \$30  = s1_valid;
+      \$25  = s1_valid;
     end
     if (rst) begin
-      \$30  = 1'h0;
+      \$25  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$31  = s3_level1_0;
+    \$26  = s3_level1_0;
     if (advance) begin
-      \$31  = s2_level0_0;
+      \$26  = s2_level0_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$32  = s3_level1_1;
+    \$27  = s3_level1_1;
     if (advance) begin
-      \$32  = { s2_level0_1, bit1 };
+      \$27  = { s2_level0_1, bit1 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$33  = s3_level1_2;
+    \$28  = s3_level1_2;
     if (advance) begin
-      \$33  = s2_level0_2;
+      \$28  = s2_level0_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$34  = s3_valid;
+    \$29  = s3_valid;
     if (advance) begin
-      \$34  = s2_valid;
+      \$29  = s2_valid;
     end
     if (rst) begin
-      \$34  = 1'h0;
+      \$29  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$35  = s4_level2_0;
+    \$30  = s4_level2_0;
     if (advance) begin
-      \$35  = s3_level1_0;
+      \$30  = s3_level1_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$36  = s4_level2_1;
+    \$31  = s4_level2_1;
     if (advance) begin
-      \$36  = { s3_level1_1, bit2 };
+      \$31  = { s3_level1_1, bit2 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$37  = s4_level2_2;
+    \$32  = s4_level2_2;
     if (advance) begin
-      \$37  = s3_level1_2;
+      \$32  = s3_level1_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$38  = s4_valid;
+    \$33  = s4_valid;
     if (advance) begin
-      \$38  = s3_valid;
+      \$33  = s3_valid;
     end
     if (rst) begin
-      \$38  = 1'h0;
+      \$33  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$39  = s5_level3_0;
+    \$34  = s5_level3_0;
     if (advance) begin
-      \$39  = s4_level2_0;
+      \$34  = s4_level2_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$40  = s5_level3_1;
+    \$35  = s5_level3_1;
     if (advance) begin
-      \$40  = { s4_level2_1, bit3 };
+      \$35  = { s4_level2_1, bit3 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$41  = s5_level3_2;
+    \$36  = s5_level3_2;
     if (advance) begin
-      \$41  = s4_level2_2;
+      \$36  = s4_level2_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$42  = s5_valid;
+    \$37  = s5_valid;
     if (advance) begin
-      \$42  = s4_valid;
+      \$37  = s4_valid;
     end
     if (rst) begin
-      \$42  = 1'h0;
+      \$37  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$43  = s6_level4_0;
+    \$38  = s6_level4_0;
     if (advance) begin
-      \$43  = s5_level3_0;
+      \$38  = s5_level3_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$44  = s6_level4_1;
+    \$39  = s6_level4_1;
     if (advance) begin
-      \$44  = { s5_level3_1, bit4 };
+      \$39  = { s5_level3_1, bit4 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$45  = s6_level4_2;
+    \$40  = s6_level4_2;
     if (advance) begin
-      \$45  = s5_level3_2;
+      \$40  = s5_level3_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$46  = s6_valid;
+    \$41  = s6_valid;
     if (advance) begin
-      \$46  = s5_valid;
+      \$41  = s5_valid;
     end
     if (rst) begin
-      \$46  = 1'h0;
+      \$41  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$47  = s7_level5_0;
+    \$42  = s7_level5_0;
     if (advance) begin
-      \$47  = s6_level4_0;
+      \$42  = s6_level4_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$48  = s7_level5_1;
+    \$43  = s7_level5_1;
     if (advance) begin
-      \$48  = { s6_level4_1, bit5 };
+      \$43  = { s6_level4_1, bit5 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$49  = s7_level5_2;
+    \$44  = s7_level5_2;
     if (advance) begin
-      \$49  = s6_level4_2;
+      \$44  = s6_level4_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$50  = s7_valid;
+    \$45  = s7_valid;
     if (advance) begin
-      \$50  = s6_valid;
+      \$45  = s6_valid;
     end
     if (rst) begin
-      \$50  = 1'h0;
+      \$45  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$51  = s8_level6_0;
+    \$46  = s8_level6_0;
     if (advance) begin
-      \$51  = s7_level5_0;
+      \$46  = s7_level5_0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$52  = s8_level6_1;
+    \$47  = s8_level6_1;
     if (advance) begin
-      \$52  = { s7_level5_1, bit6 };
+      \$47  = { s7_level5_1, bit6 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$53  = s8_level6_2;
+    \$48  = s8_level6_2;
     if (advance) begin
-      \$53  = s7_level5_2;
+      \$48  = s7_level5_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$54  = s8_valid;
+    \$49  = s8_valid;
     if (advance) begin
-      \$54  = s7_valid;
+      \$49  = s7_valid;
+    end
+    if (rst) begin
+      \$49  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$50  = s9_rom_0;
+    if (advance) begin
+      \$50  = s8_level6_0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$51  = s9_rom_1;
+    if (advance) begin
+      \$51  = slope_c;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$52  = s9_rom_2;
+    if (advance) begin
+      \$52  = intercept_c;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$53  = s9_rom_3;
+    if (advance) begin
+      \$53  = s8_level6_2;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$54  = s9_valid;
+    if (advance) begin
+      \$54  = s8_valid;
     end
     if (rst) begin
       \$54  = 1'h0;
@@ -1242,68 +1378,68 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = s9_rom_0;
+    \$55  = s10_mul_0;
     if (advance) begin
-      \$55  = s8_level6_0;
+      \$55  = product0_c;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = s9_rom_1;
+    \$56  = s10_mul_1;
     if (advance) begin
-      \$56  = slope_c;
+      \$56  = product1_c;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = s9_rom_2;
+    \$57  = s10_mul_2;
     if (advance) begin
-      \$57  = intercept_c;
+      \$57  = product2_c;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = s9_rom_3;
+    \$58  = s10_mul_3;
     if (advance) begin
-      \$58  = s8_level6_2;
+      \$58  = s9_rom_2;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = s9_valid;
+    \$59  = s10_mul_4;
     if (advance) begin
-      \$59  = s8_valid;
+      \$59  = s9_rom_3;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$60  = s10_valid;
+    if (advance) begin
+      \$60  = s9_valid;
     end
     if (rst) begin
-      \$59  = 1'h0;
+      \$60  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = s10_mul_0;
+    \$61  = s11_sum_0;
     if (advance) begin
-      \$60  = \$4 [25:0];
+      \$61  = \$10 [22:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = s10_mul_1;
+    \$62  = s11_sum_1;
     if (advance) begin
-      \$61  = s9_rom_2;
+      \$62  = s10_mul_4;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = s10_mul_2;
+    \$63  = s11_valid;
     if (advance) begin
-      \$62  = s9_rom_3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = s10_valid;
-    if (advance) begin
-      \$63  = s9_valid;
+      \$63  = s10_valid;
     end
     if (rst) begin
       \$63  = 1'h0;
@@ -1311,23 +1447,23 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = s11_out_0;
+    \$64  = s12_out_0;
     if (advance) begin
-      \$64  = \$12 [15:0];
+      \$64  = \$11 [15:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = s11_out_1;
+    \$65  = s12_out_1;
     if (advance) begin
-      \$65  = s10_mul_2;
+      \$65  = s11_sum_1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = s11_valid;
+    \$66  = s12_valid;
     if (advance) begin
-      \$66  = s10_valid;
+      \$66  = s11_valid;
     end
     if (rst) begin
       \$66  = 1'h0;
@@ -1336,24 +1472,24 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$67  = o_stream__payload;
-    if (\$21 ) begin
+    if (\$16 ) begin
       (* full_case = 32'd1 *)
       if (spare_valid) begin
         \$67  = spare_data;
       end else begin
-        \$67  = \$18 [15:0];
+        \$67  = \$13 [15:0];
       end
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$68  = o_stream__valid;
-    if (\$21 ) begin
+    if (\$16 ) begin
       (* full_case = 32'd1 *)
       if (spare_valid) begin
         \$68  = 1'h1;
       end else begin
-        \$68  = \$23 ;
+        \$68  = \$18 ;
       end
     end
     if (rst) begin
@@ -1363,11 +1499,11 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$69  = spare_valid;
-    if (\$21 ) begin
+    if (\$16 ) begin
       if (spare_valid) begin
         \$69  = 1'h0;
       end
-    end else if (\$22 ) begin
+    end else if (\$17 ) begin
       \$69  = 1'h1;
     end
     if (rst) begin
@@ -1377,14 +1513,14 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$70  = spare_data;
-    if (\$21 ) begin
-    end else if (\$22 ) begin
-      \$70  = \$18 [15:0];
+    if (\$16 ) begin
+    end else if (\$17 ) begin
+      \$70  = \$13 [15:0];
     end
   end
   assign x = i_stream__payload;
   assign v_c = \$3 [15:0];
-  assign thr0 = 18'h3f279;
+  assign thr0 = 18'h3ed29;
   assign prefix0 = bit0;
   assign prefix1 = { s2_level0_1, bit1 };
   assign prefix2 = { s3_level1_1, bit2 };
@@ -1392,14 +1528,16 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   assign prefix4 = { s5_level3_1, bit4 };
   assign prefix5 = { s6_level4_1, bit5 };
   assign prefix6 = { s7_level5_1, bit6 };
-  assign product_c = \$4 [25:0];
-  assign acc = \$6 [25:0];
-  assign rounded = \$8 [26:0];
-  assign y_c = \$12 [15:0];
-  assign mirrored = { \$13 [16], \$13 [16], \$13 [16], \$13 [16], \$13  };
-  assign y_unfold_c = \$18 [15:0];
+  assign acc_c = \$10 [22:0];
+  assign rounded = { \$11 [22], \$11  };
+  assign y_c = \$11 [15:0];
+  assign mirrored = { \$12 [16], \$12 [16], \$12 [16], \$12 [16], \$12  };
+  assign y_unfold_c = \$13 [15:0];
   assign out_data = o_stream__payload;
   assign out_valid = o_stream__valid;
-  assign \$5  = { s10_mul_1, 3'h0 };
-  assign \$8  = { acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27], acc_biased[27:10] };
+  assign \$4  = { s10_mul_3[16], s10_mul_3, 6'h00 };
+  assign \$5  = { s10_mul_0[20], s10_mul_0 };
+  assign \$7  = { s10_mul_1[20], s10_mul_1[20], s10_mul_1[20], s10_mul_1, 4'h0 };
+  assign \$9  = { s10_mul_2[18], s10_mul_2[18], s10_mul_2[18], s10_mul_2[18], s10_mul_2[18], s10_mul_2[18], s10_mul_2[18], s10_mul_2, 8'h00 };
+  assign \$11  = { s11_sum_0[22], s11_sum_0[22], s11_sum_0[22], s11_sum_0[22], s11_sum_0[22], s11_sum_0[22], s11_sum_0[22], s11_sum_0[22:7] };
 endmodule

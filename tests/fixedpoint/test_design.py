@@ -221,12 +221,13 @@ def test_design_with_a_pwl_keeps_its_pieces_and_approaches_the_target():
 
 def test_auto_extra_segments_keep_the_smallest_estimated_unit():
     from pwlgen.fixedpoint.area import lut4_estimate
+    from pwlgen.fixedpoint.designer import AUTO_EXTRA
 
     def cost(fx):
         return lut4_estimate(fx.n_segments, fx.in_fmt.bits, fx.slope_bits, fx.intercept_bits,
                              fx.acc_bits)
 
     auto = design("gelu", "s3.10", "s3.10")
-    tried = [design("gelu", "s3.10", "s3.10", extra_segments=e) for e in (0, 1, 2, 4)]
+    tried = [design("gelu", "s3.10", "s3.10", extra_segments=e) for e in AUTO_EXTRA]
     assert cost(auto) == min(cost(fx) for fx in tried)
     _assert_strictly_faithful(auto, "gelu")

@@ -118,6 +118,7 @@ def search(
         problem = kbit_problem(t, kbit, objective=objective, interval=interval)
     else:
         problem = Problem(t, n_knots, interval or t.default_interval(), objective, tails)
+    problem.check_finite()
     run = _method(method)
     rng = np.random.default_rng(seed)
     start = time.perf_counter()

@@ -39,6 +39,8 @@ from .inner import (
 )
 from .objectives import objective_value
 from .problem import Problem
+from .stepfit import DEFAULT_GRIDS
+from .stepfit import solve as solve_steps
 
 __all__ = ["run", "DEFAULTS"]
 
@@ -119,6 +121,22 @@ def _polish_max(problem: Problem, start: np.ndarray, evals: int, trace: list) ->
     return sanitize_knots(problem, _to_knots(res.x, lo, hi)[0], 1e-9 * (hi - lo))
 
 
+def _run_deriv(problem: Problem, rng, opt: dict) -> tuple[PWL, list[float], dict]:
+    """``l2-deriv``: the global step-function solve (`pwlgen.search.stepfit`), one grid a start."""
+    starts = positive_int("optimal", "starts", opt["starts"])
+    grids = [DEFAULT_GRIDS[i % len(DEFAULT_GRIDS)] + 97 * (i // len(DEFAULT_GRIDS))
+             for i in range(starts)]
+    extra = None
+    if opt["knots"] is not None:
+        from .lstsq import run as _check  # same validation as lstsq's given knots
+
+        _check(problem, rng, knots=opt["knots"])
+        extra = np.asarray(opt["knots"], dtype=np.float64)
+    knots, info = solve_steps(problem, grids, extra=extra)
+    pwl = best_values(problem, knots)
+    return pwl, [objective_value(pwl, problem)], info
+
+
 def run(problem: Problem, rng: np.random.Generator, *, progress: bool = False,
         **options) -> tuple[PWL, list[float], dict]:
     """Multi-start BFGS over the knots (variable projection), the best result of all starts.
@@ -150,6 +168,8 @@ def run(problem: Problem, rng: np.random.Generator, *, progress: bool = False,
         On an unknown or invalid option.
     """
     opt = check_options("optimal", options, DEFAULTS)
+    if problem.objective == "l2-deriv":
+        return _run_deriv(problem, rng, opt)
     starts = positive_int("optimal", "starts", opt["starts"])
     maxiter = positive_int("optimal", "maxiter", opt["maxiter"])
     gtol = positive_float("optimal", "gtol", opt["gtol"])

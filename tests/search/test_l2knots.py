@@ -20,7 +20,8 @@ def test_sparse_values_match_the_dense_least_squares(tails, n):
     assert a.left_slope == pytest.approx(b.left_slope, abs=1e-9)
     assert a.right_slope == pytest.approx(b.right_slope, abs=1e-9)
     t = p.target
-    assert l2_value(p, k) == pytest.approx(l2_error(b, t.f, -8.0, 8.0, t.kinks), rel=1e-9)
+    # 16 nodes per piece vs 24: about 1e-9 apart on pieces as wide as 8
+    assert l2_value(p, k) == pytest.approx(l2_error(b, t.f, -8.0, 8.0, t.kinks), rel=1e-8)
 
 
 @pytest.mark.parametrize("tails", ["pinned", "slope", "free"])

@@ -36,6 +36,7 @@ from .inner import (
     curvature_knots,
     positive_float,
     positive_int,
+    reduced,
     sanitize_knots,
     solve_max,
 )
@@ -51,7 +52,7 @@ DEFAULTS = {
     "starts": 4,  # [warm,] uniform, curvature, then the best of the random pool
     "pool": None,  # random candidate starts ranked by objective: 256 to 32 knots, 32 beyond
     "maxiter": 20_000,  # a safety net: each start stops when it converges
-    "gtol": 1e-15,  # converged: the relative gain of a step is below this
+    "gtol": 1e-12,  # converged: the relative gain of a step is below this
     "warm": 16,  # from this many knots on, one start comes from the N/2 optimum
     "polish": 150,  # Nelder-Mead evaluations for the max objective
     "knots": None,  # an extra start given by the user
@@ -89,11 +90,14 @@ def _descend(problem: Problem, start: np.ndarray, maxiter: int, gtol: float, tra
     """L-BFGS over the knots from `start` until it converges (relative gain below `gtol`)."""
     lo, hi = problem.interval
     z0 = _to_params(start, lo, hi)
+    # dense solves are cheaper than sparse bookkeeping for few knots
+    gradient = reduced if problem.n_knots <= 32 else l2_gradient
+
     def fun(z):
         k, g = _to_knots(z, lo, hi)
         if np.any(np.diff(k) <= 0):  # gaps below float resolution
             k = sanitize_knots(problem, k, 1e-12 * (hi - lo))
-        val, grad = l2_gradient(problem, k)
+        val, grad = gradient(problem, k)
         trace.append(val)
         return val, _pullback(grad, g, hi - lo)
 

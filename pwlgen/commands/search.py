@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import SearchError
-from ..search import METHODS, OBJECTIVE_NAMES, TAIL_MODES, search
+from ..search import FAMILIES, METHODS, OBJECTIVE_NAMES, TAIL_MODES, search
 from ._common import (
     add_command,
     add_output_options,
@@ -47,6 +47,9 @@ def register(sub) -> None:
     p.add_argument("--objective", default="l2", choices=OBJECTIVE_NAMES, help="what to minimise")
     p.add_argument("--tails", default="pinned", choices=TAIL_MODES,
                    help="tails on the asymptotes, with their slope only, or fitted")
+    p.add_argument("--family", choices=FAMILIES,
+                   help="--kbit with l2-deriv: Few-Bit's free step function of f' on [-10, 10] "
+                   "(step, the default there) or the continuous PWL on the asymptotes")
     p.add_argument("--seed", type=int, default=0, help="random seed (echoed in the result)")
     p.add_argument("--timesteps", type=int, default=300_000, help="rl: PPO training steps")
     p.add_argument("--policy", metavar="FILE",
@@ -71,6 +74,7 @@ def cmd_search(args) -> int:
         objective=args.objective,
         interval=tuple(args.range) if args.range else extra.pop("interval", None),
         tails=args.tails if args.points is None else "slope",
+        family=args.family,
         seed=args.seed,
         progress=not (args.json or args.quiet),
         **extra,

@@ -145,20 +145,20 @@ def target_from_torch(
             return torch_fn(xt).detach().numpy().astype(np.float64)
 
     def _grads(x, order: int):
+        # materialize_grads: where f is linear (abs, relu, max of lines) autograd's f'' is
+        # a ZeroTensor or None; both become plain zeros (numpy cannot take a ZeroTensor)
         xt = torch.as_tensor(np.asarray(x, dtype=np.float64)).clone().requires_grad_(True)
         with torch.enable_grad():
             y = torch_fn(xt)
             if not y.requires_grad:
                 return np.zeros(xt.shape)
-            (g,) = torch.autograd.grad(y.sum(), xt, create_graph=order > 1, allow_unused=True)
-            if g is None:
-                return np.zeros(xt.shape)
-            if order == 1:
-                return g.detach().numpy()
-            if not g.requires_grad:
-                return np.zeros(xt.shape)
-            (g2,) = torch.autograd.grad(g.sum(), xt, allow_unused=True)
-            return np.zeros(xt.shape) if g2 is None else g2.detach().numpy()
+            (g,) = torch.autograd.grad(y.sum(), xt, create_graph=order > 1,
+                                       materialize_grads=True)
+            if order > 1:
+                if not g.requires_grad:
+                    return np.zeros(xt.shape)
+                (g,) = torch.autograd.grad(g.sum(), xt, materialize_grads=True)
+            return g.detach().numpy(force=True).astype(np.float64, copy=True)
 
     try:
         probe = f(np.linspace(-4.0, 4.0, 9))

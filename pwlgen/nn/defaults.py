@@ -5,6 +5,10 @@ Every file is an unedited ``pwlgen search`` result, the same as::
     pwlgen search --fn gelu --kbit 2 --objective l2 --method optimal \\
         -o pwlgen/nn/data/gelu_k2_l2.yaml
 
+``l2`` results are ReGELU2-shaped (continuous PWL, tails on the asymptotes, Approx-BP's
+interval); ``l2-deriv`` results are Few-Bit's free step family of f' on [-10, 10], solved
+globally (`pwlgen.search.stepfit`), so they do not depend on the seed.
+
 `regenerate` rewrites them all (``python -m pwlgen.nn.defaults``); a test checks that the
 shipped files still match a fresh search.
 """
@@ -30,7 +34,7 @@ __all__ = [
     "regenerate",
 ]
 
-SHIPPED_FUNCTIONS = ("gelu", "silu")
+SHIPPED_FUNCTIONS = ("gelu", "gelu_tanh", "silu")
 SHIPPED_BITS = (1, 2, 3, 4)
 OBJECTIVES = ("l2", "l2-deriv")
 """``l2``: Approx-BP's function-space objective; ``l2-deriv``: Few-Bit's derivative space."""

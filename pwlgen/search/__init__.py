@@ -20,6 +20,8 @@ from .problem import OBJECTIVE_NAMES, TAIL_MODES, Problem, SearchResult
 __all__ = [
     "search",
     "kbit_problem",
+    "FAMILIES",
+    "STEP_INTERVAL",
     "METHODS",
     "method_names",
     "Problem",
@@ -54,12 +56,44 @@ def _method(name: str) -> Callable:
     return importlib.import_module(f"{__name__}.{name}").run
 
 
+FAMILIES = ("step", "continuous")
+"""Shapes of the k-bit problem for ``l2-deriv``.
+
+- ``step`` (default for ``l2-deriv``): Few-Bit's; h' is a free step function of 2**k levels
+  and 2**k - 1 borders (the tail levels are means of f' too); measured on
+  `STEP_INTERVAL` unless an interval is given;
+- ``continuous`` (the only shape for ``l2``): a continuous PWL whose tails lie on the
+  asymptotes (ReGELU2's), so the outer levels are the asymptotes' slopes.
+"""
+
+STEP_INTERVAL = (-10.0, 10.0)
+"""Where the step family is measured by default: Few-Bit's evaluation interval."""
+
+
 def kbit_problem(target: Target | str, kbit: int, *, objective: str = "l2",
-                 interval: tuple[float, float] | None = None) -> Problem:
-    """The k-bit problem: 2**k - 1 knots, tails on the asymptotes (ReGELU2 for k = 2)."""
+                 interval: tuple[float, float] | None = None,
+                 family: str | None = None) -> Problem:
+    """The k-bit problem: 2**k - 1 knots, in the shape `family` (see `FAMILIES`).
+
+    ``family=None`` picks ``step`` for ``l2-deriv`` and ``continuous`` otherwise.
+
+    Raises
+    ------
+    SearchError
+        For a bad `kbit` or `family`, ``step`` with another objective than ``l2-deriv``,
+        or a continuous problem on a target without both asymptotes.
+    """
     if not isinstance(kbit, int | np.integer) or not 1 <= kbit <= MAX_KBIT:
         raise SearchError(f"kbit must be an integer in 1..{MAX_KBIT}, not {kbit!r}")
+    if family is None:
+        family = "step" if objective == "l2-deriv" else "continuous"
+    if family not in FAMILIES:
+        raise SearchError(f"family must be one of {', '.join(FAMILIES)}, not {family!r}")
+    if family == "step" and objective != "l2-deriv":
+        raise SearchError(f"the step family is the l2-deriv objective's, not {objective!r}'s")
     t = get_target(target) if isinstance(target, str) else target
+    if family == "step":
+        return Problem(t, 2**kbit - 1, interval or STEP_INTERVAL, objective, "free", int(kbit))
     if t.left is None or t.right is None:
         raise SearchError(f"the k-bit problem needs asymptotes on both sides; {t.name!r} lacks one")
     return Problem(t, 2**kbit - 1, interval or t.default_interval(), objective, "pinned", int(kbit))
@@ -74,6 +108,7 @@ def search(
     objective: str = "l2",
     interval: tuple[float, float] | None = None,
     tails: str = "pinned",
+    family: str | None = None,
     seed: int | None = 0,
     progress: bool = False,
     **options,
@@ -94,6 +129,9 @@ def search(
     interval : (float, float), optional
         Where the objective is measured; defaults to where f differs from its asymptotes.
     tails : {"pinned", "slope", "free"}
+        Of the general problem (the k-bit problem's follow from `family`).
+    family : {"step", "continuous"}, optional
+        Shape of the k-bit problem (see `FAMILIES`); default ``step`` for ``l2-deriv``.
     seed : int or None
         Seed of the method's random generator.
     progress : bool
@@ -115,9 +153,13 @@ def search(
     if (n_knots is None) == (kbit is None):
         raise SearchError("give exactly one of n_knots and kbit")
     if kbit is not None:
-        problem = kbit_problem(t, kbit, objective=objective, interval=interval)
+        problem = kbit_problem(t, kbit, objective=objective, interval=interval, family=family)
+        family = "step" if problem.tails == "free" else "continuous"
+    elif family is not None:
+        raise SearchError("family applies to the k-bit problem (kbit=...), not to n_knots")
     else:
         problem = Problem(t, n_knots, interval or t.default_interval(), objective, tails)
+    problem.check_finite()
     run = _method(method)
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
@@ -133,7 +175,8 @@ def search(
         wall_time_s=wall,
         metrics=SearchResult.measure(pwl, t, problem.interval),
         history=[float(h) for h in history],
-        options={**{k: v for k, v in options.items() if _plain(v)}, **info},
+        options={**{k: v for k, v in options.items() if _plain(v)}, **info,
+                 **({"family": family} if family else {})},
         kbit=problem.kbit,
         tails=problem.tails,
     )

@@ -5,11 +5,14 @@ Variable projection: for given knots the best values come from the inner solve
 J(knots). The knots are reparametrised so that they stay sorted and inside the interval
 whatever the optimiser does: with ``u = (0, z_1..z_n)`` and ``g = softmax(u)``,
 ``x_i = lo + (hi - lo) * (g_0 + ... + g_{i-1})``, i.e. the n + 1 gaps are positive and
-fill [lo, hi]. For ``l2`` and ``l2-deriv`` the exact gradient of J is known in closed form
-(`pwlgen.search.inner.knot_gradient`), and BFGS converges in a few dozen steps from each
-start. Starts: uniform knots, knots at the quantiles of ``|f''|**0.4`` (the asymptotic
-L2-optimal density), and knots at random quantiles of it. For ``max`` (not
-smooth) the L2-optimal knots are polished with Nelder-Mead on the LP minimax value.
+fill [lo, hi]. For ``l2`` the exact gradient of J costs O(n) (sparse normal equations,
+`pwlgen.search.l2knots`), and L-BFGS runs from each start until a step gains less than
+``gtol`` relative: no iteration cap decides the result. Starts: uniform knots, knots at
+the quantiles of ``|f''|**0.4`` (the asymptotic L2-optimal density), from 16 knots on the
+N/2 optimum's density (a warm start, solved the same way first), and the best of a pool
+at random quantiles of the density. For ``max`` (not smooth) the L2-optimal knots are
+polished with Nelder-Mead on the LP minimax value. ``l2-deriv`` is solved globally by
+`pwlgen.search.stepfit` (a dynamic programme, then Newton).
 
 Reference: the objective and the k-bit problem are those of Approx-BP, Yang et al.,
 "Reducing Fine-Tuning Memory Overhead by Approximate and Memory-Sharing Backpropagation",
@@ -37,34 +40,43 @@ from .inner import (
     sanitize_knots,
     solve_max,
 )
+from .l2knots import l2_gradient, l2_value
 from .objectives import objective_value
 from .problem import Problem
+from .stepfit import DEFAULT_GRIDS
+from .stepfit import solve as solve_steps
 
 __all__ = ["run", "DEFAULTS"]
 
 DEFAULTS = {
-    "starts": 4,  # uniform + curvature + the (starts - 2) best of the random pool
-    "pool": 256,  # random candidate starts, ranked by their objective (batched)
-    "maxiter": 200,  # BFGS iterations per start
-    "gtol": 1e-10,  # on the gradient norm, relative to the start's objective
+    "starts": 4,  # [warm,] uniform, curvature, then the best of the random pool
+    "pool": None,  # random candidate starts ranked by objective: 256 to 32 knots, 32 beyond
+    "maxiter": 20_000,  # a safety net: each start stops when it converges
+    "gtol": 1e-12,  # converged: the relative gain of a step is below this
+    "warm": 16,  # from this many knots on, one start comes from the N/2 optimum
     "polish": 150,  # Nelder-Mead evaluations for the max objective
     "knots": None,  # an extra start given by the user
 }
 
 
 def _to_knots(z: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
-    """Knots from the unconstrained parameters, and their Jacobian dknots/dz."""
+    """Knots from the unconstrained parameters, and the softmax weights g (for `_pullback`)."""
     u = np.concatenate([[0.0], z])
     e = np.exp(u - u.max())
     g = e / e.sum()
     cum = np.cumsum(g)[:-1]  # C_i = g_0 + ... + g_{i-1}, i = 1..n
-    span = hi - lo
-    n = z.size
-    # dC_i/du_m = g_m ([m < i+1] - C_i); drop m = 0 (fixed)
-    m = np.arange(1, n + 1)
-    ind = (m[None, :] <= np.arange(n)[:, None]).astype(float)
-    jac = span * g[1:][None, :] * (ind - cum[:, None])
-    return lo + span * cum, jac
+    return lo + (hi - lo) * cum, g
+
+
+def _pullback(grad: np.ndarray, g: np.ndarray, span: float) -> np.ndarray:
+    """dJ/dz from dJ/dknots in O(n).
+
+    Knot i (0-based) sits at ``C_i = g_0 + ... + g_i``; ``dC_i/du_m = g_m ([m <= i] - C_i)``
+    for m = 1..n, so ``dJ/dz_m = span * g_m * (sum_{i >= m} grad_i - sum_i grad_i C_i)``.
+    """
+    cum = np.cumsum(g)[:-1]
+    tail = np.concatenate([np.cumsum(grad[::-1])[::-1][1:], [0.0]])  # sum over i >= m
+    return span * g[1:] * (tail - grad @ cum)
 
 
 def _to_params(knots: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -75,33 +87,36 @@ def _to_params(knots: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 
 def _descend(problem: Problem, start: np.ndarray, maxiter: int, gtol: float, trace: list):
+    """L-BFGS over the knots from `start` until it converges (relative gain below `gtol`)."""
     lo, hi = problem.interval
     z0 = _to_params(start, lo, hi)
+    # dense solves are cheaper than sparse bookkeeping for few knots
+    gradient = reduced if problem.n_knots <= 32 else l2_gradient
 
     def fun(z):
-        k, jac = _to_knots(z, lo, hi)
+        k, g = _to_knots(z, lo, hi)
         if np.any(np.diff(k) <= 0):  # gaps below float resolution
             k = sanitize_knots(problem, k, 1e-12 * (hi - lo))
-        val, grad = reduced(problem, k)
+        val, grad = gradient(problem, k)
         trace.append(val)
-        return val, jac.T @ grad
-
-    f0 = fun(z0)[0]
-    seen: list[float] = []
-
-    def stall(intermediate_result):
-        # BFGS's own gtol rarely fires at machine precision: stop when 10 steps gained
-        # less than `gtol` relative
-        seen.append(float(intermediate_result.fun))
-        if len(seen) > 10 and seen[-11] - seen[-1] <= gtol * abs(seen[-1]):
-            raise StopIteration
+        return val, _pullback(grad, g, hi - lo)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = minimize(fun, z0, jac=True, method="BFGS", callback=stall,
-                       options={"maxiter": maxiter, "gtol": 1e-12 * max(f0, 1e-300) ** 0.5})
+        res = minimize(fun, z0, jac=True, method="L-BFGS-B",
+                       options={"maxiter": maxiter, "maxfun": 2 * maxiter, "ftol": gtol,
+                                "gtol": 0.0, "maxcor": 30})
     k = _to_knots(res.x, lo, hi)[0]
     return sanitize_knots(problem, k, 1e-12 * (hi - lo)), int(res.nit)
+
+
+def _warm_start(problem: Problem, knots: np.ndarray) -> np.ndarray:
+    """N knots that follow the density of an optimum with fewer knots (quantile map)."""
+    lo, hi = problem.interval
+    q = np.linspace(0.0, 1.0, knots.size + 2)
+    x = np.concatenate([[lo], knots, [hi]])
+    n = problem.n_knots
+    return np.interp((np.arange(n) + 1.0) / (n + 1.0), q, x)
 
 
 def _polish_max(problem: Problem, start: np.ndarray, evals: int, trace: list) -> np.ndarray:
@@ -119,9 +134,25 @@ def _polish_max(problem: Problem, start: np.ndarray, evals: int, trace: list) ->
     return sanitize_knots(problem, _to_knots(res.x, lo, hi)[0], 1e-9 * (hi - lo))
 
 
+def _run_deriv(problem: Problem, rng, opt: dict) -> tuple[PWL, list[float], dict]:
+    """``l2-deriv``: the global step-function solve (`pwlgen.search.stepfit`), one grid a start."""
+    starts = positive_int("optimal", "starts", opt["starts"])
+    grids = [DEFAULT_GRIDS[i % len(DEFAULT_GRIDS)] + 97 * (i // len(DEFAULT_GRIDS))
+             for i in range(starts)]
+    extra = None
+    if opt["knots"] is not None:
+        from .lstsq import run as _check  # same validation as lstsq's given knots
+
+        _check(problem, rng, knots=opt["knots"])
+        extra = np.asarray(opt["knots"], dtype=np.float64)
+    knots, info = solve_steps(problem, grids, extra=extra)
+    pwl = best_values(problem, knots)
+    return pwl, [objective_value(pwl, problem)], info
+
+
 def run(problem: Problem, rng: np.random.Generator, *, progress: bool = False,
         **options) -> tuple[PWL, list[float], dict]:
-    """Multi-start BFGS over the knots (variable projection), the best result of all starts.
+    """Multi-start L-BFGS over the knots (variable projection), the best of all starts.
 
     Parameters
     ----------
@@ -131,10 +162,14 @@ def run(problem: Problem, rng: np.random.Generator, *, progress: bool = False,
     progress : bool
         Show a progress bar over the starts (stderr).
     **options
-        ``starts`` (int, default 4: uniform, curvature-based, then the best of ``pool``
-        random candidates, default 256), ``maxiter``
-        (BFGS iterations per start, 200), ``gtol`` (relative gradient tolerance, 1e-10),
-        ``polish`` (Nelder-Mead evaluations for ``max``, 150), ``knots`` (an extra start).
+        ``starts`` (int, default 4: uniform, curvature-based, from ``warm`` = 16 knots
+        on one from the N/2 optimum (solved first, the same way), then the best of
+        ``pool`` random candidates, default 256 up to 32 knots and 32 beyond), ``gtol``
+        (a start has converged when an L-BFGS step gains less than this relative,
+        1e-15), ``maxiter`` (a safety net
+        per start, 20000), ``polish`` (Nelder-Mead evaluations for ``max``, 150),
+        ``knots`` (an extra start). For ``l2-deriv`` the solve is global
+        (`pwlgen.search.stepfit`): ``starts`` grids, the other options unused.
 
     Returns
     -------
@@ -150,17 +185,25 @@ def run(problem: Problem, rng: np.random.Generator, *, progress: bool = False,
         On an unknown or invalid option.
     """
     opt = check_options("optimal", options, DEFAULTS)
+    if problem.objective == "l2-deriv":
+        return _run_deriv(problem, rng, opt)
     starts = positive_int("optimal", "starts", opt["starts"])
     maxiter = positive_int("optimal", "maxiter", opt["maxiter"])
     gtol = positive_float("optimal", "gtol", opt["gtol"])
     polish = positive_int("optimal", "polish", opt["polish"], minimum=0)
-    pool_size = positive_int("optimal", "pool", opt["pool"])
-    lo, hi = problem.interval
+    pool_size = positive_int("optimal", "pool", opt["pool"] if opt["pool"] is not None
+                             else (256 if problem.n_knots <= 32 else 32))
+    warm = positive_int("optimal", "warm", opt["warm"], minimum=0)
     n = problem.n_knots
 
     smooth = problem.objective if problem.objective != "max" else "l2"
     sub = Problem(problem.target, n, problem.interval, smooth, problem.tails, problem.kbit)
     inits = [problem.uniform_knots(), curvature_knots(problem)]
+    if warm and n >= warm:
+        # the N/2 chain itself runs two starts (its own warm one and uniform knots)
+        half = Problem(problem.target, n // 2, problem.interval, "l2", problem.tails)
+        inner = run(half, rng, **{**opt, "knots": None, "starts": 2})[0]
+        inits.insert(0, _warm_start(problem, inner.knots))
     if opt["knots"] is not None:
         from .lstsq import run as _check  # same validation as lstsq's given knots
 
@@ -169,11 +212,14 @@ def run(problem: Problem, rng: np.random.Generator, *, progress: bool = False,
     want = starts + (opt["knots"] is not None)
     if len(inits) < want:
         # random quantiles of the curvature density (uniform draws in x waste most starts on
-        # the flat tails, e.g. SiLU on +-38); the best of a batched pool go on to BFGS
+        # the flat tails, e.g. SiLU on +-38); the best of the pool go on to L-BFGS
         pool = np.stack([curvature_knots(problem, q=rng.uniform(0.0, 1.0, n))
                          for _ in range(max(pool_size, want))])
-        vals = np.concatenate([batch_objective(sub, chunk) for chunk in np.array_split(
-            pool, max(1, len(pool) // 32))])
+        if n <= 32:  # batched dense solves; beyond, their memory grows as n^2 per start
+            vals = np.concatenate([batch_objective(sub, chunk) for chunk in np.array_split(
+                pool, max(1, len(pool) // 32))])
+        else:
+            vals = np.array([l2_value(sub, row) for row in pool])
         inits.extend(pool[np.argsort(vals, kind="stable")[: want - len(inits)]])
     inits = inits[:want]
 

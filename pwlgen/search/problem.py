@@ -87,6 +87,32 @@ class Problem:
             return None
         return asym.slope
 
+    def check_finite(self, points: int = 2001, bound: float = 1e100) -> None:
+        """Refuse a target that is not finite (or beyond `bound`) on the interval.
+
+        f is sampled on `points` even points of the interval, and f' too for the
+        ``l2-deriv`` objective. A pole (``reciprocal(x)`` at 0), a 0/0 (``div(x,tanh(x))``
+        at 0) or an overflow would otherwise end deep inside a method.
+
+        Raises
+        ------
+        SearchError
+            Naming the first bad point.
+        """
+        x = np.linspace(self.lo, self.hi, points)
+        fns = [("f", self.target.f)] + ([("f'", self.target.df)]
+                                         if self.objective == "l2-deriv" else [])
+        for label, fn in fns:
+            with np.errstate(all="ignore"):
+                v = np.asarray(fn(x), dtype=np.float64)
+            bad = ~(np.abs(v) <= bound)
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise SearchError(
+                    f"{label} of {self.target.name!r} must be finite on [{self.lo:g}, "
+                    f"{self.hi:g}], not {float(v[i])!r} at x = {float(x[i])!r}"
+                )
+
     def uniform_knots(self) -> np.ndarray:
         """N knots evenly spaced strictly inside the interval: the default start."""
         return np.linspace(self.lo, self.hi, self.n_knots + 2)[1:-1]

@@ -35,3 +35,27 @@ def test_shipped_result_matches_a_fresh_search(fn, bits, objective):
     assert (np.allclose(shipped.pwl.knots, fresh.pwl.knots, atol=1e-3)
             or np.allclose(mirror, fresh.pwl.knots, atol=1e-3)), (shipped.pwl.knots,
                                                                    fresh.pwl.knots)
+
+
+@pytest.mark.parametrize("fn", SHIPPED_FUNCTIONS)
+@pytest.mark.parametrize("objective", OBJECTIVES)
+def test_first_use_of_a_shipped_function_runs_no_search(fn, objective, monkeypatch):
+    import pwlgen.search
+    from pwlgen.nn import FewBitActivation
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a shipped default must not run a search")
+
+    monkeypatch.setattr(pwlgen.search, "search", refuse)
+    shipped_result.cache_clear()
+    for bits in SHIPPED_BITS:
+        act = FewBitActivation(fn, bits=bits, objective=objective)
+        assert list(act.levels) == shipped_result(fn, bits, objective).pwl.slopes.tolist()
+
+
+def test_l2_deriv_defaults_are_few_bit_step_functions_on_minus_ten_ten():
+    for fn in SHIPPED_FUNCTIONS:
+        for bits in SHIPPED_BITS:
+            r = shipped_result(fn, bits, "l2-deriv")
+            assert r.interval == (-10.0, 10.0) and r.tails == "free"
+            assert r.options["certified"]

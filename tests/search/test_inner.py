@@ -53,7 +53,7 @@ def test_knot_gradient_matches_finite_differences(objective, tails):
 
 
 def test_solve_deriv_levels_are_the_mean_of_the_derivative_on_each_piece():
-    p = kbit_problem("gelu", 2, objective="l2-deriv")
+    p = kbit_problem("gelu", 2, objective="l2-deriv", family="continuous")
     k = np.array([-2.0, 0.3, 2.5])
     h = solve_deriv(p, k)
     df = p.target.df
@@ -61,6 +61,16 @@ def test_solve_deriv_levels_are_the_mean_of_the_derivative_on_each_piece():
         assert s == pytest.approx(quad(df, a, b)[0] / (b - a), rel=1e-10)
     assert h.left_slope == 0.0 and h.right_slope == 1.0
     assert h.values[0] == pytest.approx(p.target.left(k[0]))
+
+
+def test_solve_deriv_step_family_tail_levels_are_means_over_the_tail_cells():
+    p = kbit_problem("gelu", 2, objective="l2-deriv")  # family "step", on [-10, 10]
+    assert p.interval == (-10.0, 10.0) and p.tails == "free"
+    k = np.array([-2.0, 0.3, 2.5])
+    h = solve_deriv(p, k)
+    edges = np.concatenate([[-10.0], k, [10.0]])
+    for a, b, s in zip(edges[:-1], edges[1:], h.slopes, strict=True):
+        assert s == pytest.approx(quad(p.target.df, a, b, limit=200)[0] / (b - a), rel=1e-9)
 
 
 def test_solve_max_matches_a_brute_force_minimax_with_one_free_value():

@@ -93,3 +93,14 @@ def test_search_result_document_holds_the_relu_sum_form():
 def test_search_result_rejects_bad_documents(doc, match):
     with pytest.raises(ResultFileError, match=match):
         SearchResult.from_dict(doc)
+
+
+def test_search_refuses_a_target_that_is_not_finite_on_the_interval():
+    import re
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(SearchError, match=re.escape(
+                "f of 'reciprocal(x)' must be finite on [-8, 8], not inf at x = 0.0")):
+            search("reciprocal(x)", 4)

@@ -154,11 +154,11 @@ def target_from_torch(
             if g is None:
                 return np.zeros(xt.shape)
             if order == 1:
-                return g.detach().numpy()
+                return g.detach().numpy(force=True)
             if not g.requires_grad:
                 return np.zeros(xt.shape)
             (g2,) = torch.autograd.grad(g.sum(), xt, allow_unused=True)
-            return np.zeros(xt.shape) if g2 is None else g2.detach().numpy()
+            return np.zeros(xt.shape) if g2 is None else g2.detach().numpy(force=True)
 
     try:
         probe = f(np.linspace(-4.0, 4.0, 9))

@@ -19,6 +19,8 @@ __all__ = [
     "add_output_options",
     "finite_float",
     "int_in",
+    "positive_float",
+    "same_function",
     "check_limit",
     "check_range",
     "resolve_output",
@@ -66,6 +68,33 @@ def finite_float(text: str) -> float:
     if not math.isfinite(v):
         raise argparse.ArgumentTypeError(f"expected a finite number, not {text!r}")
     return v
+
+
+def positive_float(text: str) -> float:
+    """Argparse type: a finite float > 0."""
+    v = finite_float(text)
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, not {text!r}")
+    return v
+
+
+def same_function(fn: str | None, source: str, what: str) -> str:
+    """The function of a loaded `source` file, refusing an `fn` option that names another.
+
+    Raises
+    ------
+    SearchError
+        When `fn` is given and is not the file's function (one would silently lose).
+    """
+    if fn is None:
+        return source
+    from ..errors import SearchError
+    from ..functions import get_target
+
+    if get_target(fn).name != get_target(source).name:
+        raise SearchError(f"{what} approximates {source!r}, not --fn {fn!r} (drop --fn, or "
+                          f"give --fn {source!r})")
+    return fn
 
 
 def int_in(lo: int, hi: int | None = None):

@@ -55,6 +55,9 @@ class Parser(argparse.ArgumentParser):
     the option's type), not as option names.
     """
 
+    help_hint: str | None = None
+    """Where the error line points to (default ``<prog> --help``)."""
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._negative_number_matcher = _NUMBER
@@ -62,7 +65,8 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str):
         """Print ``pwlgen: error: <message> (see '<prog> --help')`` and exit with status 2."""
         message = " ".join(message.split())
-        self.exit(2, f"pwlgen: error: {message} (see '{self.prog} --help')\n")
+        hint = self.help_hint or f"{self.prog} --help"
+        self.exit(2, f"pwlgen: error: {message} (see '{hint}')\n")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -86,6 +90,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     parser.add_argument("--no-limits", action="store_true",
                         help="lift the size limits (knots, points, grid) of the command line")
+    if only in COMMANDS:  # e.g. unrecognized arguments of a subcommand are the parser's
+        parser.help_hint = f"pwlgen {only} --help"
     sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
     for name, (module, help_line) in COMMANDS.items():
         if only is None or name == only:

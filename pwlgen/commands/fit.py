@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from ..errors import SearchError
-from ..io import atomic_write
+from ..io import check_output
 from ..search.rangefit import (
     CONVENTIONS,
     DEFAULT_RANGE,
@@ -18,9 +18,14 @@ from ..search.rangefit import (
     region_table,
 )
 from ._common import (
+    LIMITS,
     add_command,
     add_output_options,
+    check_limit,
+    check_range,
+    finite_float,
     info,
+    int_in,
     name_stem,
     print_json,
     resolve_output,
@@ -49,16 +54,19 @@ def register(sub) -> None:
     )
     p.add_argument("--fn", default="gelu",
                    help="target: a built-in name (see 'pwlgen functions') or an expression")
-    p.add_argument("--points", nargs="+", type=float, required=True, metavar="B",
-                   help="interior breakpoints, increasing, strictly inside --range")
-    p.add_argument("--range", nargs=2, type=float, default=list(DEFAULT_RANGE),
+    p.add_argument("--points", nargs="+", type=finite_float, required=True, metavar="B",
+                   help="interior breakpoints, increasing, strictly inside --range "
+                   f"(at most {LIMITS['points']})")
+    p.add_argument("--range", nargs=2, type=finite_float, default=list(DEFAULT_RANGE),
                    metavar=("LO", "HI"), help="the input range [b1, bm]")
-    p.add_argument("--round", type=int, default=None, metavar="DIGITS",
+    p.add_argument("--round", type=int_in(0, 17), default=None, metavar="DIGITS",
                    help="round printed / written slopes and intercepts to DIGITS decimals")
     p.add_argument("--convention", default="pwlgen", choices=list(CONVENTIONS),
                    help="isocc2023: the paper's conventions (tanh-form GELU) for like-for-like "
                    "comparison")
-    p.add_argument("--step", type=float, default=DEFAULT_STEP, help="grid step of fit and errors")
+    p.add_argument("--step", type=finite_float, default=DEFAULT_STEP,
+                   help="grid step of fit and errors, > 0 (at most "
+                   f"{LIMITS['grid']:,} grid points on the range)")
     p.add_argument("--csv", metavar="FILE", help="write breakpoint,slope,intercept rows here")
     p.add_argument("--vectors", metavar="FILE",
                    help="write test vectors (segment,input,expected,reference) here")
@@ -67,27 +75,41 @@ def register(sub) -> None:
 
 def cmd_fit(args) -> int:
     """Fit, write the result (and CSV / vectors), print the table or the JSON document."""
-    if args.round is not None and not 0 <= args.round <= 17:
-        raise SearchError(f"--round must be in 0..17 digits, not {args.round!r}")
-    result = range_fit(args.fn, args.points, interval=tuple(args.range),
+    lo, hi = check_range(args, args.range)
+    check_limit(args, "points", len(args.points), "the number of --points")
+    if not args.step > 0:
+        raise SearchError(f"--step must be > 0, not {args.step:g}")
+    check_limit(args, "grid", math.ceil((hi - lo) / args.step) + 1, "the grid (--range / --step)")
+    path = resolve_output(args.out, f"{_target_stem(args.fn)}_fit_p{len(args.points)}")
+    for extra in (args.csv, args.vectors):
+        if extra:
+            check_output(extra)
+    result = range_fit(args.fn, args.points, interval=(lo, hi),
                        convention=args.convention, step=args.step)
     t = result.get_target()
     rows = rounded_table(region_table(result.pwl, t), args.round)
-    path = resolve_output(args.out, f"{name_stem(result.target)}_fit_p{result.pwl.n_knots - 2}")
     doc = result.to_dict()
     doc["options"]["round"] = args.round
     doc["regions"] = rows
-    write_doc(doc, path)
+    files = {}
     if args.csv:
-        atomic_write(args.csv, table_csv(rows))
+        files[args.csv] = table_csv(rows)
     if args.vectors:
-        atomic_write(args.vectors, test_vectors(rows, t, result.interval))
+        files[args.vectors] = test_vectors(rows, t, result.interval)
+    write_doc(doc, path, extra=files)
     if args.json:
         print_json({**doc, "path": str(path)})
     else:
         info(args, format_table(result, rows, args.round))
         info(args, f"-> {path}")
     return 0
+
+
+def _target_stem(fn: str) -> str:
+    from ..functions import get_target
+
+    t = get_target(fn)
+    return name_stem(t.expression or t.name)
 
 
 def rounded_table(rows: list[dict], digits: int | None) -> list[dict]:

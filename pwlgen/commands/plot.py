@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ResultFileError
-from ..io import ensure_dir, load_kind
+from ..io import check_output, load_kind, make_dirs, remove_dirs
 from ..plot import plot_pwl, save_figure
 from ..search import SearchResult
 from ._common import add_command, print_json
@@ -32,12 +32,17 @@ def cmd_plot(args) -> int:
     out = Path(args.out) if args.out else Path(args.result).with_suffix(".png")
     if out.suffix not in (".png", ".svg", ".pdf"):
         raise ResultFileError(f"the image must end in .png, .svg or .pdf, not {str(out)!r}")
-    ensure_dir(out.parent if str(out.parent) else ".")
+    check_output(out)
     l2 = result.metrics.get("l2", float("nan"))
     title = f"{result.target}: {result.method}, {result.n_knots} knots, l2={l2:.3g}"
     fig = plot_pwl(result.pwl, result.get_target(), result.interval, title=title,
                    history=result.history or None)
-    save_figure(fig, out)
+    created = make_dirs(out.parent if str(out.parent) else ".")
+    try:
+        save_figure(fig, out)
+    except BaseException:
+        remove_dirs(created)
+        raise
     if args.json:
         print_json({"path": str(out)})
     else:

@@ -5,7 +5,17 @@ from __future__ import annotations
 from ..errors import SearchError
 from ..fixedpoint import ROUNDING, SYMMETRIES, design, error_report, quantize
 from ..io import load_kind
-from ._common import add_command, info, name_stem, print_json, resolve_output, write_doc
+from ._common import (
+    add_command,
+    info,
+    int_in,
+    name_stem,
+    positive_float,
+    print_json,
+    resolve_output,
+    same_function,
+    write_doc,
+)
 
 __all__ = ["register", "cmd_quantize"]
 
@@ -27,16 +37,16 @@ def register(sub) -> None:
     p.add_argument("result", nargs="?", metavar="RESULT",
                    help="a search_result file whose PWL is quantised")
     p.add_argument("--fn", help="design for this function instead (a name or an expression); "
-                                "with RESULT: the true function to approach (default: its target)")
+                                "with RESULT it may only repeat RESULT's own function")
     p.add_argument("--in", dest="in_fmt", metavar="FMT",
                    help="input format like s3.12 (default per function, 16 bits)")
     p.add_argument("--out", dest="out_fmt", metavar="FMT",
                    help="output format like s3.12 (default per function, 16 bits)")
     goal = p.add_mutually_exclusive_group()
-    goal.add_argument("--max-error-lsb", type=float, default=None,
+    goal.add_argument("--max-error-lsb", type=positive_float, default=None,
                       help="error budget in output LSBs, inclusive (default: strict faithful "
                            "rounding: < 1 LSB, exact where f(x) is a code)")
-    goal.add_argument("--segments", type=int,
+    goal.add_argument("--segments", type=int_in(1),
                       help="with --fn: at most N segments, max error as small as they allow")
     p.add_argument("--rounding", default="truncate", choices=ROUNDING,
                    help="rounding of the final shift")
@@ -61,7 +71,7 @@ def cmd_quantize(args) -> int:
             raise SearchError("--segments needs --fn (a search result fixes the segments)")
         if args.symmetry not in ("auto", "none"):
             raise SearchError("--symmetry needs --fn (a search result's PWL is not folded)")
-        fn = args.fn or result.target
+        fn = same_function(args.fn, result.target, "RESULT")
         pwl = result.pwl
         fixed = quantize(pwl, args.in_fmt, args.out_fmt, rounding=args.rounding, target=fn,
                          max_error_lsb=args.max_error_lsb, interval=result.interval)

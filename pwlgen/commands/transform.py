@@ -12,12 +12,20 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import PWLError, ResultFileError
+from ..errors import PWLError, ResultFileError, SearchError, TargetError
 from ..functions import get_target
-from ..io import load
+from ..io import check_output, dump_text, load
 from ..pwl import PWL
 from ..search import SearchResult
-from ._common import add_command, info, print_json, resolve_output, write_doc
+from ._common import (
+    add_command,
+    check_range,
+    finite_float,
+    info,
+    print_json,
+    resolve_output,
+    write_doc,
+)
 
 __all__ = ["register", "cmd_transform", "read_approxbp_rows"]
 
@@ -38,8 +46,9 @@ def register(sub) -> None:
         example="pwlgen transform results/gelu_optimal_k2.yaml",
     )
     p.add_argument("result", help="a search result file, or an Approx-BP text result")
-    p.add_argument("--fn", default="gelu", help="target of an Approx-BP text result (for metrics)")
-    p.add_argument("--range", nargs=2, type=float, metavar=("LO", "HI"),
+    p.add_argument("--fn", help="target of an Approx-BP text result, for its metrics "
+                   "(default gelu; a pwlgen result names its own)")
+    p.add_argument("--range", nargs=2, type=finite_float, metavar=("LO", "HI"),
                    help="interval for an imported result's metrics (default: the target's)")
     p.add_argument("-o", "--out", default=None,
                    help="output directory or .yaml/.json file (default: next to RESULT)")
@@ -87,11 +96,22 @@ def read_approxbp_rows(path: str | Path) -> list[tuple[float, np.ndarray]]:
 
 def _load_any(args) -> tuple[SearchResult, str]:
     path = Path(args.result)
+    if args.range is not None:
+        check_range(args, args.range)
     if path.suffix in (".yaml", ".yml", ".json"):
-        return SearchResult.from_dict(load(path)), "pwlgen"
+        for opt in ("fn", "range"):
+            if getattr(args, opt) is not None:
+                raise SearchError(f"--{opt} applies to Approx-BP text results; "
+                                  f"{str(path)!r} is a pwlgen result with its own")
+        result = SearchResult.from_dict(load(path))
+        try:
+            get_target(result.target)
+        except TargetError as e:
+            raise ResultFileError(f"{str(path)!r}: {e}") from e
+        return result, "pwlgen"
     rows = read_approxbp_rows(path)
     energy, pts = min(rows, key=lambda r: r[0])
-    target = get_target(args.fn)
+    target = get_target(args.fn or "gelu")
     try:
         pwl = PWL.from_change_points(pts, 0.0, 1.0)
     except PWLError as e:
@@ -134,12 +154,12 @@ def cmd_transform(args) -> int:
     }
     stem = Path(args.result).stem
     out = resolve_output(args.out or str(Path(args.result).parent), f"{stem}_ac")
-    write_doc(doc, out)
-    written = [str(out)]
+    extra = {}
     if source == "approx-bp":
-        res_path = out.with_name(f"{stem}_result.yaml")
-        write_doc(result.to_dict(), res_path)
-        written.append(str(res_path))
+        res_path = check_output(out.with_name(f"{stem}_result.yaml"))
+        extra[res_path] = dump_text(result.to_dict(), res_path)
+    write_doc(doc, out, extra=extra)
+    written = [str(out), *map(str, extra)]
     if args.json:
         print_json({**doc, "paths": written})
         return 0

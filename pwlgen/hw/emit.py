@@ -1,8 +1,9 @@
 # amaranth: UnusedElaboratable=no
 """Emission: Verilog, integer tables, C model and a JSON report for one PWL unit.
 
-Everything is written into a temporary directory first and moved into the output directory only
-when every file is complete, so a failure leaves the output directory as it was.
+Everything is written into a staging folder first and published into the output directory only
+when every file is complete, the report last (`pwlgen.io.publish`), so a failure leaves the
+output directory as it was.
 """
 
 from __future__ import annotations
@@ -10,13 +11,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import shutil
-import tempfile
-from pathlib import Path
 
-from ..io import atomic_write, ensure_dir, load, to_jsonable
+from ..io import atomic_write, load, publish, to_jsonable
 from .unit import PWLUnit, select_cost
 
 __all__ = [
@@ -182,17 +179,8 @@ def emit(fixed, out_dir, *, stages: int | None = None, select_arch: str | None =
         files["c_header"] = f"{name}.h"
     report = build_report(unit, name, files, error)
     texts[f"{name}.json"] = json.dumps(to_jsonable(report), indent=2) + "\n"
-    out = ensure_dir(out_dir)
-    # stage everything next to the output, then move file by file (each move is atomic)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out))
-    try:
-        for fname, text in texts.items():
-            (tmp / fname).write_text(text)
-        for fname in texts:
-            os.replace(tmp / fname, out / fname)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return {**report, "path": str(out / f"{name}.json")}
+    # all or nothing: staged in out_dir, then published with the report (manifest) last
+    return {**report, "path": str(publish(out_dir, texts, manifest=f"{name}.json"))}
 
 
 def _error_report(fixed, target) -> dict:

@@ -149,9 +149,7 @@ def search(
     >>> r.n_knots
     3
     """
-    t = get_target(target) if isinstance(target, str) else target
-    if (n_knots is None) == (kbit is None):
-        raise SearchError("give exactly one of n_knots and kbit")
+    t = _check_arguments(target, n_knots, kbit, interval, seed)
     if kbit is not None:
         problem = kbit_problem(t, kbit, objective=objective, interval=interval, family=family)
         family = "step" if problem.tails == "free" else "continuous"
@@ -180,6 +178,33 @@ def search(
         kbit=problem.kbit,
         tails=problem.tails,
     )
+
+
+def _check_arguments(target, n_knots, kbit, interval, seed) -> Target:
+    """Validate `search`'s arguments before any work; return the target."""
+    if isinstance(target, str):
+        t = get_target(target)
+    elif isinstance(target, Target):
+        t = target
+    else:
+        raise TypeError(f"target must be a Target or a string (a name or an expression), "
+                        f"not {type(target).__name__}")
+    if (n_knots is None) == (kbit is None):
+        raise SearchError("give exactly one of n_knots and kbit")
+    for name, v in (("n_knots", n_knots), ("kbit", kbit)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | np.integer)):
+            raise SearchError(f"{name} must be an integer, not {v!r}")
+    if interval is not None:
+        try:
+            lo, hi = (float(v) for v in interval)
+        except (TypeError, ValueError):
+            raise SearchError(f"interval must be two numbers (lo, hi), not {interval!r}") from None
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+            raise SearchError(f"interval must have lo < hi, both finite, not {interval!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)
+                             or seed < 0):
+        raise SearchError(f"seed must be None or a non-negative integer, not {seed!r}")
+    return t
 
 
 def _plain(v) -> bool:

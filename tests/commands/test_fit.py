@@ -71,15 +71,23 @@ def test_fit_writes_csv_and_test_vectors_that_match_the_reported_function(tmp_pa
          "breakpoints must be sorted in increasing order, not [1.0, -5.0]"),
         (["--points", "-5", "-5", "1"], "breakpoints must be distinct: -5 appears twice"),
         (["--points", "0", "--fn", "nosuch"], "unknown function 'nosuch'"),
-        (["--points", "0", "--range", "2", "1"],
-         "the range must have LO < HI, both finite, not [2, 1]"),
-        (["--points", "0", "--round", "-1"], "--round must be in 0..17 digits, not -1"),
+        (["--points", "0", "--range", "2", "1"], "--range needs LO < HI, not 2 1"),
+        (["--points", "0", "--round", "-1"], "argument --round: expected an integer in 0..17, "
+         "not -1"),
+        (["--points", "0", "--step", "1e-9"], "the grid (--range / --step) is at most"),
+        (["--points", "0", "--step", "0"], "--step must be > 0, not 0"),
+        (["--points", "0", "--step", "nan"], "argument --step: expected a finite number"),
+        (["--points", "-1", "0", "1", "--csv", "afile/x.csv"], "cannot write 'afile/x.csv'"),
     ],
 )
-def test_fit_bad_input_gives_one_line_error_and_exit_2(tmp_path, capsys, argv, message):
-    assert main(["fit", *argv, "-o", str(tmp_path)]) == 2
+def test_fit_bad_input_gives_one_line_error_and_exit_2(tmp_path, capsys, monkeypatch, argv,
+                                                       message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("a file, not a folder")
+    assert main(["fit", *argv, "-o", "results"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"pwlgen: error: {message}") and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
 
 
 def test_search_points_runs_the_range_workflow(tmp_path, capsys):

@@ -175,6 +175,10 @@ def search_arguments(args) -> dict:
     kwargs["objective"] = args.objective or "l2"
     if args.family is not None:  # search() refuses it outside --kbit with l2-deriv
         kwargs["family"] = args.family
+    if (kwargs["kbit"] is not None and kwargs["objective"] == "l2-deriv"
+            and args.family != "continuous" and args.tails is not None):
+        raise SearchError(f"--kbit with l2-deriv fits Few-Bit's step function of f', which has "
+                          f"no tails; --tails {args.tails} needs --family continuous")
     if method != "rl":
         for opt in ("timesteps", "policy"):
             if getattr(args, opt) is not None:

@@ -149,7 +149,10 @@ def test_every_flag_combination_is_honoured_or_refused_in_one_line(tmp_path, mon
         if "--timesteps" in argv:
             assert name == "rl" and options["timesteps"] == 64
         if "--kbit" in argv or not any(s in argv for s in ("--knots", "--points")):
-            assert kbit == (1 if "--kbit" in argv else 2) and tails == "pinned"
+            # l2-deriv's k-bit default is Few-Bit's step family: free levels, no tails
+            step = objective == "l2-deriv" and "continuous" not in argv
+            assert kbit == (1 if "--kbit" in argv else 2)
+            assert tails == ("free" if step else "pinned")
     assert accepted > 50 and refused > 50
 
 

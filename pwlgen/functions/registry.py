@@ -44,12 +44,11 @@ def _torch():
 
 # Each entry: f, f', f'' (numpy), torch f, left/right asymptotes, kinks, description.
 def _gelu():
-    t = _torch()
     return dict(
         f=lambda x: x * _Phi(x),
         df=lambda x: _Phi(x) + x * _phi(x),
         d2f=lambda x: _phi(x) * (2.0 - x * x),
-        torch_fn=lambda x: t.nn.functional.gelu(x),
+        torch_fn=lambda x: _torch().nn.functional.gelu(x),
         left=Asymptote(0.0, 0.0), right=Asymptote(1.0, 0.0),
         description="x*Phi(x), the exact (erf) GELU",
         # Approx-BP's interval for ReGELU2 (LowMemoryBP), kept so results compare like for like
@@ -66,7 +65,6 @@ def _gelu_tanh_parts(x):
 
 
 def _gelu_tanh():
-    t = _torch()
 
     def df(x):
         th, du, _ = _gelu_tanh_parts(x)
@@ -80,19 +78,18 @@ def _gelu_tanh():
     return dict(
         f=lambda x: 0.5 * x * (1.0 + _gelu_tanh_parts(x)[0]),
         df=df, d2f=d2f,
-        torch_fn=lambda x: t.nn.functional.gelu(x, approximate="tanh"),
+        torch_fn=lambda x: _torch().nn.functional.gelu(x, approximate="tanh"),
         left=Asymptote(0.0, 0.0), right=Asymptote(1.0, 0.0),
         description="GELU, tanh approximation 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3)))",
     )
 
 
 def _silu():
-    t = _torch()
     return dict(
         f=lambda x: x * _sig(x),
         df=lambda x: _sig(x) * (1.0 + x * (1.0 - _sig(x))),
         d2f=lambda x: _sig(x) * (1 - _sig(x)) * (2.0 + x * (1.0 - 2.0 * _sig(x))),
-        torch_fn=lambda x: t.nn.functional.silu(x),
+        torch_fn=lambda x: _torch().nn.functional.silu(x),
         left=Asymptote(0.0, 0.0), right=Asymptote(1.0, 0.0),
         description="x*sigmoid(x) (swish)",
         kbit_interval=(-38.228, 38.228),  # Approx-BP's interval for ReSiLU2
@@ -100,48 +97,44 @@ def _silu():
 
 
 def _sigmoid():
-    t = _torch()
     return dict(
         f=_sig,
         df=lambda x: _sig(x) * (1.0 - _sig(x)),
         d2f=lambda x: _sig(x) * (1.0 - _sig(x)) * (1.0 - 2.0 * _sig(x)),
-        torch_fn=lambda x: t.sigmoid(x),
+        torch_fn=lambda x: _torch().sigmoid(x),
         left=Asymptote(0.0, 0.0), right=Asymptote(0.0, 1.0),
         description="1/(1+exp(-x))",
     )
 
 
 def _tanh():
-    t = _torch()
     return dict(
         f=np.tanh,
         df=lambda x: 1.0 - np.tanh(x) ** 2,
         d2f=lambda x: -2.0 * np.tanh(x) * (1.0 - np.tanh(x) ** 2),
-        torch_fn=lambda x: t.tanh(x),
+        torch_fn=lambda x: _torch().tanh(x),
         left=Asymptote(0.0, -1.0), right=Asymptote(0.0, 1.0),
         description="hyperbolic tangent",
     )
 
 
 def _softplus_entry():
-    t = _torch()
     return dict(
         f=_softplus,
         df=_sig,
         d2f=lambda x: _sig(x) * (1.0 - _sig(x)),
-        torch_fn=lambda x: t.nn.functional.softplus(x),
+        torch_fn=lambda x: _torch().nn.functional.softplus(x),
         left=Asymptote(0.0, 0.0), right=Asymptote(1.0, 0.0),
         description="log(1+exp(x))",
     )
 
 
 def _elu():
-    t = _torch()
     return dict(
         f=lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0.0))),
         df=lambda x: np.where(x > 0, 1.0, np.exp(np.minimum(x, 0.0))),
         d2f=lambda x: np.where(x > 0, 0.0, np.exp(np.minimum(x, 0.0))),
-        torch_fn=lambda x: t.nn.functional.elu(x),
+        torch_fn=lambda x: _torch().nn.functional.elu(x),
         left=Asymptote(0.0, -1.0), right=Asymptote(1.0, 0.0),
         kinks=(0.0,),
         description="x if x>0 else exp(x)-1 (alpha=1)",
@@ -149,13 +142,12 @@ def _elu():
 
 
 def _selu():
-    t = _torch()
     la = _SELU_L * _SELU_A
     return dict(
         f=lambda x: np.where(x > 0, _SELU_L * x, la * np.expm1(np.minimum(x, 0.0))),
         df=lambda x: np.where(x > 0, _SELU_L, la * np.exp(np.minimum(x, 0.0))),
         d2f=lambda x: np.where(x > 0, 0.0, la * np.exp(np.minimum(x, 0.0))),
-        torch_fn=lambda x: t.nn.functional.selu(x),
+        torch_fn=lambda x: _torch().nn.functional.selu(x),
         left=Asymptote(0.0, -la), right=Asymptote(_SELU_L, 0.0),
         kinks=(0.0,),
         description="scaled ELU (lambda=1.0507, alpha=1.6733)",
@@ -163,7 +155,6 @@ def _selu():
 
 
 def _mish():
-    t = _torch()
 
     def parts(x):
         th = np.tanh(_softplus(x))
@@ -180,19 +171,18 @@ def _mish():
     return dict(
         f=lambda x: x * np.tanh(_softplus(x)),
         df=df, d2f=d2f,
-        torch_fn=lambda x: t.nn.functional.mish(x),
+        torch_fn=lambda x: _torch().nn.functional.mish(x),
         left=Asymptote(0.0, 0.0), right=Asymptote(1.0, 0.0),
         description="x*tanh(softplus(x))",
     )
 
 
 def _hardswish():
-    t = _torch()
     return dict(
         f=lambda x: x * np.clip(x + 3.0, 0.0, 6.0) / 6.0,
         df=lambda x: np.where(x <= -3, 0.0, np.where(x >= 3, 1.0, (2.0 * x + 3.0) / 6.0)),
         d2f=lambda x: np.where((x > -3) & (x < 3), 1.0 / 3.0, 0.0),
-        torch_fn=lambda x: t.nn.functional.hardswish(x),
+        torch_fn=lambda x: _torch().nn.functional.hardswish(x),
         left=Asymptote(0.0, 0.0), right=Asymptote(1.0, 0.0),
         kinks=(-3.0, 3.0),
         description="x*relu6(x+3)/6",
@@ -200,12 +190,11 @@ def _hardswish():
 
 
 def _relu():
-    t = _torch()
     return dict(
         f=lambda x: np.maximum(x, 0.0),
         df=lambda x: np.where(x > 0, 1.0, 0.0),
         d2f=lambda x: np.zeros_like(x, dtype=np.float64),
-        torch_fn=lambda x: t.relu(x),
+        torch_fn=lambda x: _torch().relu(x),
         left=Asymptote(0.0, 0.0), right=Asymptote(1.0, 0.0),
         kinks=(0.0,),
         description="max(x, 0)",
@@ -213,12 +202,11 @@ def _relu():
 
 
 def _leaky_relu():
-    t = _torch()
     return dict(
         f=lambda x: np.where(x > 0, x, _LEAK * x),
         df=lambda x: np.where(x > 0, 1.0, _LEAK),
         d2f=lambda x: np.zeros_like(x, dtype=np.float64),
-        torch_fn=lambda x: t.nn.functional.leaky_relu(x, _LEAK),
+        torch_fn=lambda x: _torch().nn.functional.leaky_relu(x, _LEAK),
         left=Asymptote(_LEAK, 0.0), right=Asymptote(1.0, 0.0),
         kinks=(0.0,),
         description="x if x>0 else 0.01x",
@@ -226,10 +214,9 @@ def _leaky_relu():
 
 
 def _exp():
-    t = _torch()
     return dict(
         f=np.exp, df=np.exp, d2f=np.exp,
-        torch_fn=lambda x: t.exp(x),
+        torch_fn=lambda x: _torch().exp(x),
         left=Asymptote(0.0, 0.0), right=None,
         description="exp(x) (no right asymptote)",
     )

@@ -222,7 +222,7 @@ def run_bench(report_path, *, build_dir=None, seed: int = 0, p_valid: float = 0.
         runner = get_runner("icarus")
         try:
             # the runner passes -g2012 first; a later -g flag wins
-            runner.build(sources=[verilog, wrapper], hdl_toplevel=top, build_dir=build,
+            runner.build(sources=[wrapper, verilog], hdl_toplevel=top, build_dir=build,
                          build_args=[f"-g{generation}"],
                          always=True, timescale=("1ns", "1ps"), log_file=build / "build.log")
         except RuntimeError as e:

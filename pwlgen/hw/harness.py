@@ -136,8 +136,7 @@ module {wrapper_name(unit)}(input start, output reg done);
   always @(posedge clk) begin
     cycles <= cycles + 1;
     rng <= rng_next;
-    if (!rst && resets > 0 && ((i_ready !== 1'b0 && i_ready !== 1'b1)
-        || (o_valid !== 1'b0 && o_valid !== 1'b1)))
+    if (^{{i_ready, o_valid}} === 1'bx && !rst && resets > 0)  // an X or Z in either
       undefined_cycles <= undefined_cycles + 1;
     if (rst) begin
       offer <= 1'b0;

@@ -17,7 +17,6 @@ from pwlgen.hw.emit import emit
 pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None,
                                 reason="iverilog missing (make sysdeps)")
 
-G2005 = ["--generation", "2005"]  # the unit's -g2012 start-up defect is the lead's (sim/)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +55,7 @@ def _left_behind(unit: Path) -> list[str]:
 
 
 def test_verify_prints_bar_function_formats_and_counts_then_passes(unit, capsys):
-    assert main(["verify", str(unit), *G2005]) == 0
+    assert main(["verify", str(unit)]) == 0
     out = capsys.readouterr().out
     assert "proving tanh (s2.5 -> s1.6), bar: strict faithful" in out
     assert "256/256 outputs, 0 mismatches" in out and "1 mid-stream reset" in out
@@ -65,7 +64,7 @@ def test_verify_prints_bar_function_formats_and_counts_then_passes(unit, capsys)
 
 
 def test_verify_json_is_one_document_with_the_bar_used(unit, capsys):
-    assert main(["verify", str(unit), "--json", "--max-error-lsb", "1", *G2005]) == 0
+    assert main(["verify", str(unit), "--json", "--max-error-lsb", "1"]) == 0
     doc = json.loads(capsys.readouterr().out)
     acc = doc["accuracy"]
     assert doc["passed"] and doc["checked"] == 256 and acc["max_error_lsb"] == 1.0
@@ -78,14 +77,14 @@ def test_verify_exits_1_when_the_golden_model_differs_from_the_verilog(unit, cap
         seg = max(range(fixed.n_segments), key=lambda i: abs(int(fixed.slopes[i])))
         doc["fixed"]["slopes"][seg] += 1 if fixed.slopes[seg] < 0 else -1
     _edit(unit, tamper)
-    assert main(["verify", str(unit), *G2005]) == 1
+    assert main(["verify", str(unit)]) == 1
     cap = capsys.readouterr()
     assert "FAIL" in cap.out and "mismatch: x=" in cap.err
 
 
 def test_verify_keeps_the_build_dir_it_was_given(unit, tmp_path, capsys):
     build = tmp_path / "b" / "c"
-    assert main(["verify", str(unit), "--build-dir", str(build), *G2005]) == 0
+    assert main(["verify", str(unit), "--build-dir", str(build)]) == 0
     assert (build / "pwl_tanh_tb.v").is_file() and (build / "capture.hex").is_file()
 
 
@@ -130,7 +129,7 @@ def test_bad_input_is_one_error_line_exit_2_and_leaves_nothing(unit, capsys, cas
 
 def test_a_report_without_function_verifies_with_fn(unit, capsys):
     _edit(unit, lambda d: d.pop("function"))
-    assert main(["verify", str(unit), "--fn", "tanh", *G2005]) == 0
+    assert main(["verify", str(unit), "--fn", "tanh"]) == 0
     assert "proving tanh" in capsys.readouterr().out
 
 

@@ -18,13 +18,17 @@ import numpy as np
 
 from ..errors import SearchError
 
-__all__ = ["EMBEDDINGS", "RANKS", "Suggestion", "embed", "class_features", "suggest"]
+__all__ = ["EMBEDDINGS", "RANKS", "ACQUISITIONS", "DEFAULT_K", "Suggestion", "embed",
+           "class_features", "predict", "rank_pending", "suggest"]
 
 EMBEDDINGS = {
     "umap": "UMAP, 2 components per feature set (umap-learn)",
     "pca": "PCA, 2 components per feature set (fast, for tests and tiny databases)",
 }
 RANKS = ("accuracy", "pareto")
+ACQUISITIONS = ("ucb", "mean")
+DEFAULT_K = 3
+"""Neighbours of the kNN regressor (AQuaSurF's choice)."""
 
 _CACHE: dict[tuple, np.ndarray] = {}
 
@@ -60,12 +64,17 @@ def embed(x: np.ndarray, method: str = "umap", *, seed: int = 0, n_components: i
         from sklearn.decomposition import PCA
 
         return PCA(n_components=n_components, random_state=seed).fit_transform(x)
+    import torch
     import umap
 
-    reducer = umap.UMAP(n_components=n_components, n_neighbors=min(15, n - 1), min_dist=0.1,
-                        random_state=seed, n_jobs=1,
-                        init="spectral" if n > 16 else "random")
-    return reducer.fit_transform(x)
+    threads = torch.get_num_threads()
+    try:
+        reducer = umap.UMAP(n_components=n_components, n_neighbors=min(15, n - 1),
+                            min_dist=0.1, random_state=seed, n_jobs=1,
+                            init="spectral" if n > 16 else "random")
+        return reducer.fit_transform(x)
+    finally:  # umap/numba's start-up changes torch's thread count: every training slows down
+        torch.set_num_threads(threads)
 
 
 def class_features(rows: list[dict], method: str = "umap", seed: int = 0) -> np.ndarray:
@@ -103,8 +112,86 @@ def _score(r: dict) -> float:
     return float(v) if v is not None and math.isfinite(v) else 0.0
 
 
-def suggest(db, *, n: int = 1, embedding: str = "umap", k: int = 5, seed: int = 0,
-            max_segments: int | None = None, rank: str = "accuracy") -> list[Suggestion]:
+def predict(feats: np.ndarray, done: np.ndarray, y: np.ndarray, query: np.ndarray, *,
+            k: int = DEFAULT_K) -> tuple[np.ndarray, np.ndarray]:
+    """The kNN prediction (distance-weighted) and its uncertainty at the `query` rows.
+
+    Parameters
+    ----------
+    feats : ndarray, shape (n, d)
+        The surrogate's input of every class.
+    done, query : ndarray of int
+        Rows with a known score `y`, and rows to predict.
+    k : int
+        Neighbours.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        The predicted score, and its uncertainty: the weighted spread of the neighbours'
+        scores plus the spread of all scores scaled by how far the nearest evaluated class
+        is, relative to the typical distance between neighbouring classes (0 on top of an
+        evaluated class, the whole spread far from all of them).
+    """
+    from sklearn.neighbors import KNeighborsRegressor, NearestNeighbors
+
+    y = np.asarray(y, dtype=np.float64)
+    k = max(1, min(k, len(done)))
+    knn = KNeighborsRegressor(n_neighbors=k, weights="distance").fit(feats[done], y)
+    mean = knn.predict(feats[query])
+    dist, idx = knn.kneighbors(feats[query])
+    w = 1.0 / np.maximum(dist, 1e-12)
+    spread = np.sqrt(np.sum(w * (y[idx] - mean[:, None]) ** 2, axis=1) / np.sum(w, axis=1))
+    near = NearestNeighbors(n_neighbors=min(2, len(feats))).fit(feats)
+    typical = float(np.median(near.kneighbors(feats)[0][:, -1]))
+    far = 1.0 - np.exp(-dist[:, 0] / max(typical, 1e-12))
+    return mean, spread + y.std() * far
+
+
+def rank_pending(feats: np.ndarray, done: np.ndarray, y: np.ndarray, pending: np.ndarray, *,
+                 k: int = DEFAULT_K, acquisition: str = "ucb", beta: float = 1.0,
+                 n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Order the `pending` rows for evaluation (the core of `suggest`).
+
+    ``"mean"`` ranks by the kNN prediction (pure exploitation, AQuaSurF's rule). ``"ucb"``
+    ranks by prediction + `beta` x uncertainty (`predict`), and picks a batch greedily: after
+    each pick the picked class counts as evaluated at its predicted score, so the next pick's
+    uncertainty near it shrinks and a batch of suggestions spreads out.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        Positions into `pending` in evaluation order (the first `n`, default all), and the
+        predicted score of every pending row.
+    """
+    if acquisition not in ACQUISITIONS:
+        raise SearchError(f"unknown acquisition {acquisition!r}: choose one of "
+                          f"{', '.join(ACQUISITIONS)}")
+    done, pending = np.asarray(done, dtype=int), np.asarray(pending, dtype=int)
+    mean, unc = predict(feats, done, y, pending, k=k)
+    n = len(pending) if n is None else min(n, len(pending))
+    if acquisition == "mean":
+        return np.argsort(-mean, kind="stable")[:n], mean
+    order: list[int] = []
+    d_now, y_now = list(done), list(np.asarray(y, dtype=np.float64))
+    left = np.ones(len(pending), dtype=bool)
+    score = mean + beta * unc
+    for _ in range(n):
+        j = int(np.flatnonzero(left)[np.argmax(score[left])])
+        order.append(j)
+        left[j] = False
+        if len(order) == n:
+            break
+        d_now.append(pending[j])
+        y_now.append(mean[j])
+        m, u = predict(feats, np.array(d_now), np.array(y_now), pending[left], k=k)
+        score[left] = m + beta * u
+    return np.array(order, dtype=int), mean
+
+
+def suggest(db, *, n: int = 1, embedding: str = "umap", k: int = DEFAULT_K, seed: int = 0,
+            max_segments: int | None = None, rank: str = "accuracy",
+            acquisition: str = "ucb", fisher: bool = True) -> list[Suggestion]:
     """The best pending classes to evaluate next.
 
     Parameters
@@ -122,7 +209,14 @@ def suggest(db, *, n: int = 1, embedding: str = "umap", k: int = 5, seed: int = 
     max_segments : int, optional
         Only classes whose PWL needs at most this many segments (hardware budget).
     rank : {"accuracy", "pareto"}
-        Predicted accuracy, or the Pareto front (accuracy vs segments) first.
+        By the acquisition score, or by Pareto fronts of predicted accuracy against
+        segments (the non-dominated classes, then those non-dominated among the rest...),
+        each front's knee (nearest to the best accuracy at the fewest segments, both axes
+        scaled to [0, 1]) first.
+    acquisition : {"ucb", "mean"}
+        See `rank_pending`.
+    fisher : bool
+        Use the Fisher features where computed (else the output features only).
 
     Returns
     -------
@@ -133,6 +227,8 @@ def suggest(db, *, n: int = 1, embedding: str = "umap", k: int = 5, seed: int = 
         raise SearchError(f"unknown rank {rank!r}: choose one of {', '.join(RANKS)}")
     if max_segments is not None and max_segments < 1:
         raise SearchError(f"max_segments must be a positive integer, not {max_segments!r}")
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise SearchError(f"the number of neighbours must be a positive integer, not {k!r}")
     rows = db.classes(status=("pending", "running", "done", "failed"), with_features=True)
     pending = [i for i, r in enumerate(rows) if r["status"] == "pending"]
     if max_segments is not None:
@@ -152,26 +248,41 @@ def suggest(db, *, n: int = 1, embedding: str = "umap", k: int = 5, seed: int = 
         return (out + [Suggestion(rows[rest[j]]["id"], rows[rest[j]]["representative"],
                                   math.nan, _segments(rows[rest[j]]), "random")
                        for j in order])[:n]
-    from sklearn.neighbors import KNeighborsRegressor
-
+    if not fisher:
+        rows = [{**r, "fisher": None} for r in rows]
     feats = class_features(rows, embedding, seed)
-    knn = KNeighborsRegressor(n_neighbors=min(k, len(done)), weights="distance")
-    knn.fit(feats[done], [_score(rows[i]) for i in done])
-    pred = knn.predict(feats[rest])
-    order = list(np.argsort(-pred, kind="stable"))
-    reason = "predicted"
+    y = [_score(rows[i]) for i in done]
+    want = n - len(out)
     if rank == "pareto":
-        segs = np.array([1e9 if _segments(rows[i]) is None else _segments(rows[i])
-                         for i in rest])
+        order, pred = rank_pending(feats, done, y, rest, k=k, acquisition="mean")
+        segs = np.array([np.inf if _segments(rows[i]) is None else _segments(rows[i])
+                         for i in rest], dtype=float)
         from .hardware import pareto_front
 
-        front = list(pareto_front(pred, segs))
-        front.sort(key=lambda j: -pred[j])
-        order = front + [j for j in order if j not in set(front)]
+        order = []
+        left = np.arange(len(rest))
+        while len(left):  # non-dominated sorting: front after front, each knee first
+            front = sorted((int(left[j]) for j in pareto_front(pred[left], segs[left])),
+                           key=lambda j: _knee_distance(pred, segs, j))
+            order += front
+            left = np.setdiff1d(left, front)
         reason = "pareto"
+    else:
+        order, pred = rank_pending(feats, done, y, rest, k=k, acquisition=acquisition, n=want)
+        reason = "predicted"
     out += [Suggestion(rows[rest[j]]["id"], rows[rest[j]]["representative"], float(pred[j]),
-                       _segments(rows[rest[j]]), reason) for j in order[: n - len(out)]]
+                       _segments(rows[rest[j]]), reason) for j in order[:want]]
     return out
+
+
+def _knee_distance(pred: np.ndarray, segs: np.ndarray, j: int) -> float:
+    """Distance of point j to (best accuracy, fewest segments), both axes scaled to [0, 1]."""
+    fin = np.isfinite(segs)
+    if not fin[j]:
+        return math.inf
+    a_rng = max(float(pred.max() - pred.min()), 1e-12)
+    s_lo, s_hi = float(segs[fin].min()), float(segs[fin].max())
+    return math.hypot((pred.max() - pred[j]) / a_rng, (segs[j] - s_lo) / max(s_hi - s_lo, 1e-12))
 
 
 def _segments(row: dict) -> int | None:

@@ -93,8 +93,11 @@ def register(sub) -> None:
     q.add_argument("--workers", type=int, default=1, help="worker processes")
     q.add_argument("--epochs", type=int, help="training epochs (default: the task's)")
     q.add_argument("--seed", type=int, default=0, help="random seed")
-    q.add_argument("--embedding", default="umap", choices=["umap", "pca"],
-                   help="feature embedding of the surrogate")
+    q.add_argument("--embedding", default="pca", choices=["pca", "umap"],
+                   help="feature embedding of the surrogate (pca: 10 components per feature "
+                        "set; umap: 2, AQuaSurF's)")
+    q.add_argument("--model", default="gp", choices=["gp", "knn"],
+                   help="surrogate regressor: Gaussian process, or AQuaSurF's kNN")
     q.add_argument("--rank", default="accuracy", choices=["accuracy", "pareto"],
                    help="rank by predicted accuracy, or the accuracy/segments Pareto front first")
     q.add_argument("--max-segments", type=int, help="hardware budget: at most this many segments")
@@ -108,9 +111,9 @@ def register(sub) -> None:
                    help="seconds without heartbeat after which a claim is taken over")
     q.add_argument("--neighbours", type=int, default=3,
                    help="neighbours of the surrogate's kNN regressor")
-    q.add_argument("--acquisition", default="ucb", choices=["ucb", "mean"],
-                   help="rank by predicted accuracy + its uncertainty (ucb), or by the "
-                        "prediction alone (mean, pure exploitation)")
+    q.add_argument("--acquisition", default="ei", choices=["ei", "ucb", "mean"],
+                   help="rank by expected improvement (ei), predicted accuracy + its "
+                        "uncertainty (ucb), or the prediction alone (mean, AQuaSurF's)")
     q.add_argument("--train", metavar="MODULE:FUNCTION",
                    help="your training function, called as fn(task, act, net=, epochs=, "
                         "seed=) and returning a dict with val_acc (default: pwlgen's)")
@@ -281,7 +284,7 @@ def cmd_run(args) -> int:
             net=args.net, epochs=args.epochs, seed=args.seed, expiry=args.expiry,
             embedding=args.embedding, max_segments=args.max_segments, rank=args.rank,
             pwl=args.pwl, max_err=args.max_err, neighbours=args.neighbours,
-            acquisition=args.acquisition, train=args.train)
+            model=args.model, acquisition=args.acquisition, train=args.train)
     doc = _summary_doc(args.db, top=5)
     doc["evaluated_now"] = n
     if args.json:

@@ -281,10 +281,11 @@ def check_settings(db: FunctionDB, settings: dict) -> None:
 
 def run_worker(db_spec: str, task: str, budget: int, *, worker: str | None = None,
                net: str = "mlp", epochs: int | None = None, seed: int = 0,
-               expiry: float = DEFAULT_EXPIRY, embedding: str = "umap",
+               expiry: float = DEFAULT_EXPIRY, embedding: str = "pca",
                max_segments: int | None = None, rank: str = "accuracy", pwl: str | None = None,
                max_err: float | None = None, beat_interval: float | None = None,
-               neighbours: int = 3, acquisition: str = "ucb", train: str | None = None,
+               neighbours: int = 3, model: str = "gp", acquisition: str = "ei",
+               train: str | None = None,
                on_result: Callable[[dict], None] | None = None) -> int:
     """Evaluate suggested classes until `budget` classes are done; returns how many this did."""
     from .surrogate import suggest
@@ -307,7 +308,8 @@ def run_worker(db_spec: str, task: str, budget: int, *, worker: str | None = Non
             if _budget_reached(db, budget, expiry):
                 break
             cands = suggest(db, n=4, embedding=embedding, seed=seed, k=neighbours,
-                            max_segments=max_segments, rank=rank, acquisition=acquisition)
+                            max_segments=max_segments, rank=rank, model=model,
+                            acquisition=acquisition)
             torch.set_num_threads(1)  # the embedding's libraries may have changed it
             if not cands:
                 if requeue_expired(db, expiry):  # a dead worker's class is pending again

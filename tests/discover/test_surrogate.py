@@ -143,15 +143,15 @@ def test_ucb_batch_spreads_where_the_mean_rule_clusters():
     feats = np.array([[0.0], [0.1], [0.2], [0.3], [10.0], [10.1], [10.2], [10.3]])
     done, y = np.array([0, 4]), np.array([0.5, 0.9])
     pending = np.array([1, 2, 3, 5, 6, 7])
-    mean, unc = predict(feats, done, y, pending, k=1)
+    mean, unc = predict(feats, done, y, pending, model="knn", k=1)
     np.testing.assert_allclose(mean, [0.5, 0.5, 0.5, 0.9, 0.9, 0.9])
     assert np.all(np.diff(unc[:3]) > 0) and np.all(np.diff(unc[3:]) > 0)  # grows with distance
-    greedy, _ = rank_pending(feats, done, y, pending, k=1, acquisition="mean", n=3)
+    greedy, _ = rank_pending(feats, done, y, pending, model="knn", k=1, acquisition="mean", n=3)
     assert set(pending[greedy]) == {5, 6, 7}
-    ucb, _ = rank_pending(feats, done, y, pending, k=1, acquisition="ucb", beta=1.0, n=6)
+    ucb, _ = rank_pending(feats, done, y, pending, model="knn", k=1, acquisition="ucb", n=6)
     assert pending[ucb[0]] == 7  # best prediction, farthest from what is known
-    with pytest.raises(SearchError, match=r"^unknown acquisition 'ei'"):
-        rank_pending(feats, done, y, pending, acquisition="ei")
+    with pytest.raises(SearchError, match=r"^unknown acquisition 'pi'"):
+        rank_pending(feats, done, y, pending, acquisition="pi")
 
 
 def test_bad_neighbours_are_refused(tmp_path):
@@ -159,3 +159,20 @@ def test_bad_neighbours_are_refused(tmp_path):
         db.add(["abs(x)", "tanh(x)", "relu(x)"])
         with pytest.raises(SearchError, match=r"^the number of neighbours must be a positive"):
             suggest(db, k=0)
+
+
+def test_gp_is_sure_near_what_it_saw_and_expected_improvement_explores():
+    from pwlgen.discover.surrogate import predict, rank_pending
+
+    x = np.linspace(0.0, 10.0, 41)[:, None]
+    f = np.sin(x[:, 0])  # best near x = 1.6 and 7.9
+    done = np.array([0, 4, 8, 12, 16, 20])  # only x <= 5 seen
+    pending = np.setdiff1d(np.arange(41), done)
+    mean, unc = predict(x, done, f[done], pending)
+    near, far = pending < 20, pending > 30
+    assert unc[near].max() < unc[far].min()
+    np.testing.assert_allclose(mean[near], f[pending[near]], atol=0.1)
+    order, _ = rank_pending(x, done, f[done], pending, n=4)
+    assert len(set(order.tolist())) == 4
+    with pytest.raises(SearchError, match=r"^unknown surrogate model 'rf'"):
+        predict(x, done, f[done], pending, model="rf")

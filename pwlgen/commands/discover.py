@@ -166,11 +166,12 @@ def cmd_discover(args) -> int:  # pragma: no cover - argparse requires a verb
 
 
 def _hw_options(q) -> None:
-    q.add_argument("--hw-bits", type=int, default=12,
+    q.add_argument("--hw-bits", type=int, default=8,
                    help="width of the formats of the hardware score (the fixed-point unit "
                         "pwlgen.fixedpoint.design builds at f's default formats of this width)")
-    q.add_argument("--max-error-lsb", type=float, default=1.0,
-                   help="max error of that unit in output LSBs (1 = faithful)")
+    q.add_argument("--max-error-lsb", type=float,
+                   help="max error of that unit in output LSBs (default: the designer's "
+                        "strict faithful rounding, as 'pwlgen quantize')")
 
 
 def _db(args, create=False):
@@ -186,7 +187,7 @@ def cmd_populate(args) -> int:
 
     if not 4 <= args.hw_bits <= 16:
         raise SearchError(f"--hw-bits must be between 4 and 16, not {args.hw_bits!r}")
-    if not args.max_error_lsb > 0:
+    if args.max_error_lsb is not None and not args.max_error_lsb > 0:
         raise SearchError(f"--max-error-lsb must be positive, not {args.max_error_lsb!r}")
     sizes = {s: schema_size(s, args.unary, args.binary) for s in args.schema}
     for s, n in sizes.items():

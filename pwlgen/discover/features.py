@@ -141,9 +141,8 @@ def fisher_features(model: nn.Module, inputs: torch.Tensor, *, n_bins: int = N_B
     layers = _kfac_layers(model)
     acts: dict[nn.Module, torch.Tensor] = {}
     grads: dict[nn.Module, torch.Tensor] = {}
-    hooks = []
-
     shapes: dict[nn.Module, torch.Size] = {}
+    hooks = []
 
     def keep(m, inp, out):
         acts[m] = inp[0].detach()

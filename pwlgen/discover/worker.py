@@ -265,7 +265,7 @@ def check_settings(db: FunctionDB, settings: dict) -> None:
     Raises
     ------
     SearchError
-        Naming the first setting that differs, and the database.
+        Naming the first setting that differs.
     """
     stored = db.get_meta("run_settings")
     if stored is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 
@@ -92,8 +93,11 @@ def register(sub) -> None:
     q.add_argument("--workers", type=int, default=1, help="worker processes")
     q.add_argument("--epochs", type=int, help="training epochs (default: the task's)")
     q.add_argument("--seed", type=int, default=0, help="random seed")
-    q.add_argument("--embedding", default="umap", choices=["umap", "pca"],
-                   help="feature embedding of the surrogate")
+    q.add_argument("--embedding", default="pca", choices=["pca", "umap"],
+                   help="feature embedding of the surrogate (pca: 10 components per feature "
+                        "set; umap: 2, AQuaSurF's)")
+    q.add_argument("--model", default="gp", choices=["gp", "knn"],
+                   help="surrogate regressor: Gaussian process, or AQuaSurF's kNN")
     q.add_argument("--rank", default="accuracy", choices=["accuracy", "pareto"],
                    help="rank by predicted accuracy, or the accuracy/segments Pareto front first")
     q.add_argument("--max-segments", type=int, help="hardware budget: at most this many segments")
@@ -105,6 +109,14 @@ def register(sub) -> None:
                         "output LSBs for --pwl fixed (default 1)")
     q.add_argument("--expiry", type=float, default=120.0,
                    help="seconds without heartbeat after which a claim is taken over")
+    q.add_argument("--neighbours", type=int, default=3,
+                   help="neighbours of the surrogate's kNN regressor")
+    q.add_argument("--acquisition", default="ei", choices=["ei", "ucb", "mean"],
+                   help="rank by expected improvement (ei), predicted accuracy + its "
+                        "uncertainty (ucb), or the prediction alone (mean, AQuaSurF's)")
+    q.add_argument("--train", metavar="MODULE:FUNCTION",
+                   help="your training function, called as fn(task, act, net=, epochs=, "
+                        "seed=) and returning a dict with val_acc (default: pwlgen's)")
 
     q = _sub(verbs, "summary", cmd_summary, "counts and the best functions so far",
              "Counts per status, the best evaluated classes next to the baselines, and "
@@ -154,10 +166,12 @@ def cmd_discover(args) -> int:  # pragma: no cover - argparse requires a verb
 
 
 def _hw_options(q) -> None:
-    q.add_argument("--max-err", type=float, default=2.0**-8,
-                   help="max |f - PWL| of the hardware estimate")
-    q.add_argument("--hw-range", nargs=2, type=float, default=(-8.0, 8.0), metavar=("LO", "HI"),
-                   help="input range the PWL unit covers")
+    q.add_argument("--hw-bits", type=int, default=8,
+                   help="width of the formats of the hardware score (the fixed-point unit "
+                        "pwlgen.fixedpoint.design builds at f's default formats of this width)")
+    q.add_argument("--max-error-lsb", type=float,
+                   help="max error of that unit in output LSBs (default: the designer's "
+                        "strict faithful rounding, as 'pwlgen quantize')")
 
 
 def _db(args, create=False):
@@ -171,11 +185,10 @@ def cmd_populate(args) -> int:
     from ..discover.hardware import score_classes
     from ..discover.schema import enumerate_schema, schema_size
 
-    lo, hi = args.hw_range
-    if not lo < hi:
-        raise SearchError(f"--hw-range needs LO < HI, not {lo:g} {hi:g}")
-    if not args.max_err > 0:
-        raise SearchError(f"--max-err must be positive, not {args.max_err!r}")
+    if not 4 <= args.hw_bits <= 16:
+        raise SearchError(f"--hw-bits must be between 4 and 16, not {args.hw_bits!r}")
+    if args.max_error_lsb is not None and not args.max_error_lsb > 0:
+        raise SearchError(f"--max-error-lsb must be positive, not {args.max_error_lsb!r}")
     sizes = {s: schema_size(s, args.unary, args.binary) for s in args.schema}
     for s, n in sizes.items():
         if n > args.limit:
@@ -205,7 +218,7 @@ def cmd_populate(args) -> int:
                              source=f"schema:{schema}")
             for k in ("added", "existing", "new_classes", "invalid"):
                 doc[k] += getattr(rep, k)
-        doc["scored"] = score_classes(db, lo=lo, hi=hi, max_err=args.max_err)
+        doc["scored"] = score_classes(db, bits=args.hw_bits, max_error_lsb=args.max_error_lsb)
         doc["counts"] = db.counts()
     if args.json:
         print_json(doc)
@@ -219,38 +232,44 @@ def cmd_populate(args) -> int:
 
 def cmd_features(args) -> int:
     """Compute the Fisher features of every finite class that lacks them."""
+    import json
+
     import torch
 
-    from ..discover.expr import ExprActivation
-    from ..discover.features import fisher_features
+    from ..discover.features import compute_fisher
     from ..discover.tasks import get_task
 
     if args.batch < 2:
         raise SearchError(f"--batch must be at least 2, not {args.batch!r}")
     task = get_task(args.task)
-    x = task.data[0][: args.batch]
-    n = 0
+    settings = {"task": task.name, "net": args.net, "batch": args.batch, "seed": args.seed}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small matrices: one thread is fastest on a shared machine
     try:
         with _db(args) as db:
-            rows = [r for r in db.classes(status=("pending", "running", "done", "failed"),
-                                          with_features=True)
-                    if args.force or r["fisher"] is None]
-            for r in rows:
-                torch.manual_seed(args.seed)
-                model = task.model(lambda text=r["representative"]: ExprActivation(text),
-                                   args.net)
-                db.update_class(r["id"], fisher=fisher_features(model, x, seed=args.seed))
-                n += 1
+            task.model(torch.nn.Identity, args.net)  # a bad --net fails before any write
+            stored = db.get_meta("features")
+            if stored is not None and json.loads(stored) != settings and not args.force:
+                old = json.loads(stored)
+                raise SearchError(
+                    f"the database's Fisher features were computed with "
+                    f"{_settings_text(old)}, not {_settings_text(settings)}: add --force to "
+                    "recompute them all")
+            n = compute_fisher(db, task, args.net, batch=args.batch, seed=args.seed,
+                               force=args.force)
+            db.set_meta("features", json.dumps(settings, sort_keys=True))
     finally:
         torch.set_num_threads(threads)
-    doc = {"db": args.db, "computed": n, "task": task.name, "net": args.net}
+    doc = {"db": args.db, "computed": n, **settings}
     if args.json:
         print_json(doc)
     else:
         info(args, f"Fisher features of {n} classes ({task.name}/{args.net}) -> {args.db}")
     return 0
+
+
+def _settings_text(d: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(d.items()))
 
 
 def cmd_run(args) -> int:
@@ -265,7 +284,8 @@ def cmd_run(args) -> int:
     n = run(args.db, args.task, args.budget, workers=args.workers, on_result=show,
             net=args.net, epochs=args.epochs, seed=args.seed, expiry=args.expiry,
             embedding=args.embedding, max_segments=args.max_segments, rank=args.rank,
-            pwl=args.pwl, max_err=args.max_err)
+            pwl=args.pwl, max_err=args.max_err, neighbours=args.neighbours,
+            model=args.model, acquisition=args.acquisition, train=args.train)
     doc = _summary_doc(args.db, top=5)
     doc["evaluated_now"] = n
     if args.json:
@@ -281,12 +301,14 @@ def _summary_doc(spec: str, top: int = 10) -> dict:
     with FunctionDB(spec, create=False) as db:
         counts = db.counts()
         rows = db.classes(status="done")
-        task = db.get_meta("task")
+        settings = db.get_meta("run_settings")
     keys = ("id", "representative", "val_acc", "test_acc", "train_acc", "val_loss", "segments",
-            "fixed_segments", "runtime_s")
+            "hw_in_fmt", "hw_out_fmt", "hw_max_err_lsb", "fixed_segments", "runtime_s")
     done = sorted(rows, key=lambda r: -(r["val_acc"] if r["val_acc"] is not None else -1))
     base = {r["representative"]: {k: r[k] for k in keys} for r in rows if r["is_baseline"]}
-    return {"db": spec, "task": task, "counts": counts,
+    settings = None if settings is None else json.loads(settings)
+    task = None if settings is None else f"{settings['task']}/{settings['net']}"
+    return {"db": spec, "task": task, "settings": settings, "counts": counts,
             "best": [{k: r[k] for k in keys} for r in done[:top]], "baselines": base}
 
 
@@ -300,20 +322,22 @@ def _summary_text(doc: dict) -> str:
              f"pending {c['pending']}, running {c['running']}, done {c['done']}, "
              f"failed {c['failed']}, not finite {c['invalid']}; task {doc['task'] or '-'}",
              f"  {'function':<44} {'val acc':>8} {'test acc':>8} {'segments':>8} "
-             f"{'fixed':>6}"]
+             f"{'formats':<15} {'16-bit':>6}"]
 
     def row(name, r):
         fixed = r["fixed_segments"] if r["fixed_segments"] is None or r["fixed_segments"] >= 0 \
             else None
+        segs = r["segments"] if r["segments"] is None or r["segments"] >= 0 else None
+        fmts = f"{r['hw_in_fmt']}->{r['hw_out_fmt']}" if r["hw_in_fmt"] else "-"
         return (f"  {name:<44} {_fmt(r['val_acc']):>8} {_fmt(r['test_acc']):>8} "
-                f"{_fmt(r['segments'], 'd'):>8} {_fmt(fixed, 'd'):>6}")
+                f"{_fmt(segs, 'd'):>8} {fmts:<15} {_fmt(fixed, 'd'):>6}")
 
     lines += [row(r["representative"], r) for r in doc["best"]]
     if doc["baselines"]:
         lines.append("  baselines:")
         lines += [row(name, r) for name, r in doc["baselines"].items()]
-    lines.append("  (segments: greedy estimate for --max-err on --hw-range; fixed: "
-                 "fixedpoint.design with 'summary --fixed LSB')")
+    lines.append("  (segments: the unit 'pwlgen quantize --fn F --in IN --out OUT' designs at "
+                 "those formats; 16-bit: at the 16-bit default formats, 'summary --fixed LSB')")
     return "\n".join(lines)
 
 

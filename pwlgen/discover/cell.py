@@ -282,7 +282,8 @@ def search_cell(task, *, net: str = "mlp", optimizer: str = "drnas", cell: str =
     Returns
     -------
     dict
-        ``expression``, ``choice``, ``errors`` (per epoch), ``alphas`` (per epoch, the
+        ``expression``, ``choice``, ``active`` (the operators left per edge and vertex:
+        one each), ``errors`` (per epoch), ``alphas`` (per epoch, the
         operator probabilities per edge and vertex), ``unary``, ``binary``, ``wall_time_s``.
     """
     if not isinstance(epochs, int) or epochs < 1:
@@ -347,14 +348,16 @@ def search_cell(task, *, net: str = "mlp", optimizer: str = "drnas", cell: str =
         errors.append(row)
         say(f"epoch {epoch:3d} {phase:<6} train {row['train_acc']:.4f} val {row['val_acc']:.4f}"
             f" test {row['test_acc']:.4f}  cell {row['expression']}")
-        if phase == "search":
-            left = warmup + epochs - 1 - epoch
-            if left > 0:  # progressive shrinking: one operator per edge at the end
-                c.shrink(left)
+        if phase == "search":  # progressive shrinking: one operator per edge after the last
+            c.shrink(warmup + epochs - 1 - epoch)
     c.fixed = False
+    active = {f"u{e}": [c.unary[j] for j in torch.nonzero(c.mask_u[e]).flatten().tolist()]
+              for e in range(c.mask_u.shape[0])}
+    active.update({f"b{v}": [c.binary[j] for j in torch.nonzero(c.mask_b[v]).flatten().tolist()]
+                   for v in range(c.mask_b.shape[0])})
     expression = c.expression()
     say(f"discovered: {expression}")
-    return {"expression": expression, "choice": c.choice(), "errors": errors,
+    return {"expression": expression, "choice": c.choice(), "active": active, "errors": errors,
             "alphas": alphas, "unary": c.unary, "binary": c.binary, "optimizer": optimizer,
             "cell": cell, "net": net, "task": task.name, "seed": seed, "log": lines,
             "wall_time_s": time.perf_counter() - t0}
@@ -404,38 +407,54 @@ def run_cell_search(*, net: str = "mlp", task: str = "digits", optimizer: str = 
     dict
         The ``result.yaml`` document.
     """
-    outdir = ensure_dir(out)
+    out_path = Path(out)
+    if out_path.exists() and not out_path.is_dir():
+        raise SearchError(f"output directory {out!r} is a file")
     task_obj = get_task(task)
-    res = search_cell(task_obj, net=net, optimizer=optimizer, cell=cell, epochs=epochs,
-                      warmup=warmup, baseline=baseline, unary=unary, binary=binary, cost=cost,
-                      arch_lr=arch_lr, seed=seed, log=log)
+    from .nets import build_net
+
+    build_net(net, task_obj.input_shape, task_obj.n_classes, nn.Identity)  # bad --net: no dir
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # many small matrices: more threads only slow them down
+    try:
+        return _run_and_write(task_obj, out_path, log, dict(
+            net=net, optimizer=optimizer, cell=cell, epochs=epochs, warmup=warmup,
+            baseline=baseline, unary=unary, binary=binary, cost=cost, arch_lr=arch_lr,
+            seed=seed), eval_epochs, compare)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_and_write(task_obj, out_path: Path, log, kw: dict, eval_epochs, compare) -> dict:
+    from .expr import ExprActivation
+    from .hardware import design_cost
+
+    net, seed = kw["net"], kw["seed"]
+    names = [compile_expression(b).text for b in compare if b]  # bad --compare: before search
+    res = search_cell(task_obj, log=log, **kw)
+    comparison = {}
+    for name in dict.fromkeys([res["expression"], *names]):
+        r = train_eval(task_obj, lambda n=name: ExprActivation(n), net=net, epochs=eval_epochs,
+                       seed=seed)
+        r.pop("history")
+        r["segments"], r["in_fmt"], r["out_fmt"] = design_cost(name)
+        comparison[name] = r
+        line = (f"retrained {name:<40} val {r['val_acc']:.4f} test {r['test_acc']:.4f} "
+                f"segments {r['segments']} ({r['in_fmt']} -> {r['out_fmt']})")
+        res["log"].append(line)
+        if log is not None:
+            print(line, file=log, flush=True)
+    outdir = ensure_dir(out_path)  # only now: a failed search leaves no directory
     atomic_write(outdir / "errors.json", json.dumps(res["errors"], indent=1) + "\n")
     atomic_write(outdir / "alphas.json", json.dumps(
         {"unary": res["unary"], "binary": res["binary"], "history": res["alphas"]},
         indent=1) + "\n")
     _plot_alphas(res, outdir / "alphas.png")
-    from .expr import ExprActivation
-    from .hardware import segments_needed
-
-    comparison = {}
-    names = [res["expression"]] + [compile_expression(b).text for b in compare if b]
-    for name in dict.fromkeys(names):
-        r = train_eval(task_obj, lambda n=name: ExprActivation(n), net=net, epochs=eval_epochs,
-                       seed=seed)
-        r.pop("history")
-        text = compile_expression(name).text
-        r["segments"] = segments_needed(compile_expression(name).fn)
-        comparison[text] = r
-        line = (f"retrained {text:<40} val {r['val_acc']:.4f} test {r['test_acc']:.4f} "
-                f"segments {r['segments']}")
-        res["log"].append(line)
-        if log is not None:
-            print(line, file=log, flush=True)
     atomic_write(outdir / "search.log", "\n".join(res["log"]) + "\n")
     doc = {"kind": "cell_search", "schema": 1, "expression": res["expression"],
-           "choice": res["choice"], "optimizer": optimizer, "cell": cell, "net": net,
-           "task": task_obj.name, "seed": seed, "epochs": epochs, "warmup": warmup,
-           "cost": cost, "wall_time_s": res["wall_time_s"], "comparison": comparison,
-           "out": str(outdir)}
+           "choice": res["choice"], "optimizer": kw["optimizer"], "cell": kw["cell"],
+           "net": net, "task": task_obj.name, "seed": seed, "epochs": kw["epochs"],
+           "warmup": kw["warmup"], "cost": kw["cost"], "wall_time_s": res["wall_time_s"],
+           "comparison": comparison, "out": str(outdir)}
     save(doc, outdir / "result.yaml")
     return doc

@@ -7,13 +7,16 @@ where workers on many machines share one search.
 Tables
 ------
 ``pwlgen_meta``
-    key/value: the format tag that marks a database as ours, its schema version, the task.
+    key/value: the format tag that marks a database as ours, its schema version, the run
+    settings its results were made with (``run_settings``, JSON) and those of its Fisher
+    features (``features``, JSON).
 ``fn_classes``
     one row per equivalence class (functions with the same outputs): the representative
     expression, the output features and the Fisher features (float64 BLOBs), whether it is
     finite, the evaluation status (``pending`` -> ``running`` -> ``done``, or ``failed`` /
     ``invalid``), the claim (worker, heartbeat, attempts), the results (train/val/test accuracy
-    and loss, runtime) and the hardware cost (PWL segments for a max error on a range).
+    and loss, runtime) and the hardware cost (segments of the fixed-point unit, its formats
+    and max error).
 ``functions``
     one row per expression (primary key: the text as given), with its canonical form and
     its class. Re-populating never duplicates a row.
@@ -50,7 +53,7 @@ __all__ = [
 ]
 
 FORMAT = "pwlgen-discover"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATUSES = ("pending", "running", "done", "failed", "invalid")
 RESULT_FIELDS = ("train_acc", "val_acc", "test_acc", "train_loss", "val_loss", "test_loss",
                  "runtime_s")
@@ -79,9 +82,10 @@ classes_table = sa.Table(
     *(sa.Column(name, sa.Float) for name in RESULT_FIELDS),
     sa.Column("finished_at", sa.Float),
     sa.Column("segments", sa.Integer, index=True),
-    sa.Column("hw_max_err", sa.Float),
-    sa.Column("hw_lo", sa.Float),
-    sa.Column("hw_hi", sa.Float),
+    sa.Column("hw_bits", sa.Integer),
+    sa.Column("hw_max_err_lsb", sa.Float),
+    sa.Column("hw_in_fmt", sa.String(32)),
+    sa.Column("hw_out_fmt", sa.String(32)),
     sa.Column("fixed_segments", sa.Integer),
     sa.Column("fixed_max_err_lsb", sa.Float),
     sa.Index("ix_fn_classes_val_acc", "val_acc"),
@@ -106,6 +110,11 @@ class PopulateReport:
     new_classes: int = 0
     invalid: int = 0
     classes: dict[str, int] = field(default_factory=dict)
+
+
+def _one_line(e: BaseException) -> str:
+    """A driver's message on one line (PostgreSQL's add hint lines, SQLAlchemy a link)."""
+    return " ".join(line.strip() for line in str(e).splitlines() if line.strip())
 
 
 def _is_url(spec: str) -> bool:
@@ -156,8 +165,8 @@ class FunctionDB:
         if _is_url(spec):
             try:
                 self.engine = sa.create_engine(spec, future=True)
-            except (exc.ArgumentError, ImportError) as e:
-                raise ResultFileError(f"bad database URL {spec!r}: {e}") from e
+            except (exc.ArgumentError, ImportError, ValueError) as e:
+                raise ResultFileError(f"bad database URL {spec!r}: {_one_line(e)}") from e
         else:
             path = Path(spec)
             if not path.exists() and not create:
@@ -172,8 +181,9 @@ class FunctionDB:
             self._check_or_create(create)
         except (exc.DBAPIError, sqlite3.DatabaseError) as e:
             self.engine.dispose()
-            msg = str(e.orig) if getattr(e, "orig", None) is not None else str(e)
-            raise ResultFileError(f"{spec!r} is not a usable database: {msg}") from e
+            orig = getattr(e, "orig", None)
+            raise ResultFileError(f"{spec!r} is not a usable database: "
+                                  f"{_one_line(orig if orig is not None else e)}") from e
 
     # -- set-up ------------------------------------------------------------------------------
     def _check_or_create(self, create: bool) -> None:
@@ -382,6 +392,12 @@ class FunctionDB:
             q = sa.select(functions_table.c.expression, functions_table.c.canonical,
                           functions_table.c.class_id, functions_table.c.source)
             return [dict(r._mapping) for r in c.execute(q.order_by(functions_table.c.expression))]
+
+    def suggest(self, n: int = 1, **kw) -> list:
+        """The classes to evaluate next: `pwlgen.discover.surrogate.suggest` on this database."""
+        from .surrogate import suggest
+
+        return suggest(self, n=n, **kw)
 
     def update_class(self, class_id: int, **values) -> None:
         """Set columns of one class (features are encoded)."""

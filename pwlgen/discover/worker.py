@@ -10,6 +10,7 @@ worker that holds the claim; a worker that fails releases its claim (``failed`` 
 
 from __future__ import annotations
 
+import json
 import math
 import multiprocessing as mp
 import os
@@ -39,6 +40,10 @@ __all__ = [
     "Heartbeat",
     "PWL_MODES",
     "evaluate_class",
+    "resolve_train",
+    "settings_of",
+    "check_settings",
+    "check_features",
     "run_worker",
     "run",
 ]
@@ -173,7 +178,8 @@ PWL_MODES = ("float", "fixed")
 
 def evaluate_class(task, expression: str, *, net: str = "mlp", epochs: int | None = None,
                    seed: int = 0, pwl: str | None = None, max_err: float | None = None,
-                   hw_range: tuple[float, float] | None = None) -> dict:
+                   hw_range: tuple[float, float] | None = None,
+                   train: Callable | None = None) -> dict:
     """Train `task`'s network with the class's function and measure it.
 
     Parameters
@@ -183,6 +189,13 @@ def evaluate_class(task, expression: str, *, net: str = "mlp", epochs: int | Non
         `max_err`, absolute). ``"fixed"``: the fixed-point unit of
         `pwlgen.fixedpoint.design` (max error `max_err` output LSBs, default 1), run
         bit-exactly by `pwlgen.nn.PWLActivation` -- what the chip delivers.
+    train : callable, optional
+        The training function (`resolve_train`); default `tasks.train_eval`.
+
+    Raises
+    ------
+    SearchError
+        For a bad PWL mode, or a training function that returns no ``val_acc``.
     """
     from . import hardware
     from .expr import ExprActivation, compile_expression
@@ -210,38 +223,94 @@ def evaluate_class(task, expression: str, *, net: str = "mlp", epochs: int | Non
             return ExprActivation(expression)
     else:
         raise SearchError(f"unknown PWL mode {pwl!r}: choose one of {', '.join(PWL_MODES)}")
-    return train_eval(task, act, net=net, epochs=epochs, seed=seed)
+    res = (train or train_eval)(task, act, net=net, epochs=epochs, seed=seed)
+    if not isinstance(res, dict) or "val_acc" not in res:
+        raise SearchError("the training function must return a dict with 'val_acc', not "
+                          f"{type(res).__name__}")
+    return res
+
+
+def resolve_train(spec: str | Callable | None) -> Callable:
+    """The training function: `tasks.train_eval`, a callable, or ``"module:function"``.
+
+    It is called as ``fn(task, act, net=..., epochs=..., seed=...)`` with `act` a factory of
+    activation modules, and returns a dict with at least ``val_acc`` (plus any of
+    `RESULT_FIELDS`).
+
+    Raises
+    ------
+    SearchError
+        When the module or attribute cannot be loaded or is not callable.
+    """
+    from .tasks import load_attribute, train_eval
+
+    if spec is None:
+        return train_eval
+    fn = load_attribute(spec, "training function") if isinstance(spec, str) else spec
+    if not callable(fn):
+        raise SearchError(f"training function {spec!r} is not callable")
+    return fn
+
+
+def settings_of(task, net: str, epochs: int | None, seed: int, pwl: str | None,
+                max_err: float | None, train: str | None) -> dict:
+    """The run settings a database's results depend on (stored, and compared on reuse)."""
+    return {"task": task.name, "net": net, "epochs": task.epochs if epochs is None else epochs,
+            "seed": seed, "pwl": pwl, "max_err": max_err, "train": train}
+
+
+def check_settings(db: FunctionDB, settings: dict) -> None:
+    """Store `settings` in a fresh database, or refuse ones that differ from those stored.
+
+    Raises
+    ------
+    SearchError
+        Naming the first setting that differs.
+    """
+    stored = db.get_meta("run_settings")
+    if stored is None:
+        db.set_meta("run_settings", json.dumps(settings, sort_keys=True))
+        return
+    old = json.loads(stored)
+    for key in sorted(set(old) | set(settings)):
+        if old.get(key) != settings.get(key):
+            raise SearchError(
+                f"the database holds results of {key} {old.get(key)!r}, not "
+                f"{settings.get(key)!r}: use the same settings or another --db")
 
 
 def run_worker(db_spec: str, task: str, budget: int, *, worker: str | None = None,
                net: str = "mlp", epochs: int | None = None, seed: int = 0,
-               expiry: float = DEFAULT_EXPIRY, embedding: str = "umap",
+               expiry: float = DEFAULT_EXPIRY, embedding: str = "pca",
                max_segments: int | None = None, rank: str = "accuracy", pwl: str | None = None,
                max_err: float | None = None, beat_interval: float | None = None,
+               neighbours: int = 3, model: str = "gp", acquisition: str = "ei",
+               train: str | None = None,
                on_result: Callable[[dict], None] | None = None) -> int:
     """Evaluate suggested classes until `budget` classes are done; returns how many this did."""
     from .surrogate import suggest
     from .tasks import get_task
 
     worker = worker or worker_id()
-    db = FunctionDB(db_spec, create=False)
     task_obj = get_task(task)
-    stored = db.get_meta("task")
-    if stored is None:
-        db.set_meta("task", f"{task_obj.name}/{net}")
-    elif stored != f"{task_obj.name}/{net}":
-        raise SearchError(f"the database holds results of task {stored!r}, not "
-                          f"{task_obj.name + '/' + net!r}: use another --db")
-    n_done = 0
+    train_fn = resolve_train(train)
+    db = FunctionDB(db_spec, create=False)
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # many small models: threads only fight each other
+    n_done = 0
     try:
+        check_settings(db, settings_of(task_obj, net, epochs, seed, pwl, max_err,
+                                       train if isinstance(train, str) or train is None
+                                       else getattr(train, "__qualname__", repr(train))))
+        check_features(db, task_obj.name, net)
         while True:
+            torch.set_num_threads(1)  # many small models: threads only fight each other
             requeue_expired(db, expiry)
             if _budget_reached(db, budget, expiry):
                 break
-            cands = suggest(db, n=4, embedding=embedding, seed=seed,
-                            max_segments=max_segments, rank=rank)
+            cands = suggest(db, n=4, embedding=embedding, seed=seed, k=neighbours,
+                            max_segments=max_segments, rank=rank, model=model,
+                            acquisition=acquisition)
+            torch.set_num_threads(1)  # the embedding's libraries may have changed it
             if not cands:
                 if requeue_expired(db, expiry):  # a dead worker's class is pending again
                     continue
@@ -261,7 +330,7 @@ def run_worker(db_spec: str, task: str, budget: int, *, worker: str | None = Non
             try:
                 with Heartbeat(db, cid, worker, interval):
                     res = evaluate_class(task_obj, text, net=net, epochs=epochs, seed=seed,
-                                         pwl=pwl, max_err=max_err)
+                                         pwl=pwl, max_err=max_err, train=train_fn)
             except Exception as e:  # noqa: BLE001 - a bad candidate must not stop the search
                 release(db, cid, worker, error=f"{type(e).__name__}: {e}"[:2000])
                 continue
@@ -276,6 +345,19 @@ def run_worker(db_spec: str, task: str, budget: int, *, worker: str | None = Non
         torch.set_num_threads(threads)
         db.close()
     return n_done
+
+
+def check_features(db: FunctionDB, task: str, net: str) -> None:
+    """Refuse a run on another task or net than the stored Fisher features were made for."""
+    stored = db.get_meta("features")
+    if stored is None:
+        return
+    feat = json.loads(stored)
+    if (feat.get("task"), feat.get("net")) != (task, net):
+        raise SearchError(
+            f"the Fisher features of the database are of {feat.get('task')}/{feat.get('net')}, "
+            f"not {task}/{net}: recompute them ('discover features --force') or use another "
+            "--db")
 
 
 def _budget_reached(db: FunctionDB, budget: int, expiry: float) -> bool:
@@ -316,6 +398,17 @@ def run(db_spec: str, task: str, budget: int, *, workers: int = 1,
         raise SearchError(f"budget must be a positive integer, not {budget!r}")
     if not isinstance(workers, int) or workers < 1:
         raise SearchError(f"workers must be a positive integer, not {workers!r}")
+    expiry = kw.get("expiry", DEFAULT_EXPIRY)
+    if not expiry > 0:
+        raise SearchError(f"expiry must be a positive number of seconds, not {expiry!r} "
+                          "(claims would expire at once)")
+    neighbours = kw.get("neighbours", 3)
+    if isinstance(neighbours, bool) or not isinstance(neighbours, int) or neighbours < 1:
+        raise SearchError(f"neighbours must be a positive integer, not {neighbours!r}")
+    from .tasks import get_task
+
+    get_task(task)  # a bad task fails here, before any worker starts
+    resolve_train(kw.get("train"))
     FunctionDB(db_spec, create=False).close()  # fail early on a bad database
     if workers == 1:
         return run_worker(db_spec, task, budget, on_result=on_result, **kw)

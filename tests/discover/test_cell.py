@@ -112,3 +112,36 @@ def test_run_cell_search_writes_its_files(tiny, tmp_path):
 def test_bad_cell_search_input_is_a_clear_error(tiny, kw, message):
     with pytest.raises(SearchError, match=message):
         search_cell(tiny, **kw)
+
+
+@pytest.mark.parametrize("optimizer", ["darts", "drnas"])
+def test_search_ends_with_one_operator_per_edge_and_vertex(tiny, optimizer):
+    r = search_cell(tiny, optimizer=optimizer, cell="full", epochs=2, warmup=0, seed=0)
+    n_e, n_v = CELLS["full"]
+    assert sorted(r["active"]) == [*(f"b{v}" for v in range(n_v)), *(f"u{e}" for e in range(n_e))]
+    assert all(len(ops) == 1 for ops in r["active"].values())
+    assert {k: ops[0] for k, ops in r["active"].items()} == r["choice"]
+
+
+def test_cell_search_pins_one_thread_and_restores_it(tiny, tmp_path, monkeypatch):
+    import pwlgen.discover.cell as cell_mod
+
+    seen = []
+    real = cell_mod.search_cell
+
+    def spy(*a, **kw):
+        seen.append(torch.get_num_threads())
+        return real(*a, **kw)
+
+    monkeypatch.setattr(cell_mod, "search_cell", spy)
+    torch.set_num_threads(2)
+    run_cell_search(task=tiny, cell="small", epochs=1, warmup=0, eval_epochs=1, compare=[],
+                    out=str(tmp_path / "o"))
+    assert seen == [1] and torch.get_num_threads() == 2
+
+
+def test_a_bad_net_leaves_no_output_directory(tmp_path):
+    out = tmp_path / "cellout"
+    with pytest.raises(SearchError, match=r"^unknown net 'nonet'"):
+        run_cell_search(net="nonet", out=str(out))
+    assert not out.exists()

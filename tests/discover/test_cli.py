@@ -102,3 +102,96 @@ def test_a_database_that_is_not_ours_is_refused(tmp_path, capsys):
     p.write_bytes(b"\x00garbage" * 512)
     assert main(["discover", "populate", "--db", str(p)]) == 2
     assert "is not a usable database" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["run", "--budget", "15", "--task", "os:system"],
+     "pwlgen: error: task 'os:system' failed when called without arguments: TypeError: "),
+    (["run", "--expiry", "0"], "pwlgen: error: expiry must be a positive number of seconds, "
+                               "not 0.0 (claims would expire at once)"),
+    (["run", "--neighbours", "0"], "pwlgen: error: neighbours must be a positive integer, not 0"),
+    (["run", "--train", "no_such_module_xyz:fit"],
+     "pwlgen: error: cannot load training function 'no_such_module_xyz:fit': "),
+    (["run", "--train", "os"], "pwlgen: error: training function 'os' is not "
+                               "'module:attribute'"),
+    (["features", "--net", "nonet"], "pwlgen: error: unknown net 'nonet'"),
+    (["populate", "--hw-bits", "40"], "pwlgen: error: --hw-bits must be between 4 and 16"),
+])
+def test_bad_run_input_is_one_line_and_changes_nothing(dbfile, capsys, argv, message):
+    before = dbfile.read_bytes()
+    rc = main(["discover", argv[0], "--db", str(dbfile), *argv[1:]])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith(message) and err.count("\n") == 1
+    with FunctionDB(dbfile, create=False) as db:
+        assert db.counts()["done"] == 0 and db.get_meta("run_settings") is None
+        assert db.get_meta("features") is None
+    assert len(dbfile.read_bytes()) == len(before)
+
+
+def test_a_bad_postgresql_url_is_one_line(capsys):
+    rc = main(["discover", "summary", "--db", "postgresql+psycopg://nobody@127.0.0.1:1/x"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("pwlgen: error: ") and err.count("\n") == 1
+    rc = main(["discover", "summary", "--db", "postgresql://a@b:notaport/x"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("pwlgen: error: bad database URL ") and err.count("\n") == 1
+
+
+def test_cell_with_a_bad_net_leaves_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rc = main(["discover", "cell", "--net", "nonet"])
+    assert rc == 2 and capsys.readouterr().err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_results_of_other_settings_are_refused(dbfile, capsys):
+    run = ["discover", "run", "--db", str(dbfile), "--embedding", "pca", "--quiet"]
+    assert main([*run, "--budget", "2", "--epochs", "1"]) == 0
+    assert main([*run, "--budget", "3", "--epochs", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("pwlgen: error: the database holds results of epochs 1, not 2: use the same "
+                   "settings or another --db\n")
+    assert main([*run, "--budget", "3", "--epochs", "1", "--pwl", "fixed"]) == 2
+    assert "results of pwl None, not 'fixed'" in capsys.readouterr().err
+    assert main([*run, "--budget", "3", "--epochs", "1", "--seed", "1"]) == 2
+    with FunctionDB(dbfile, create=False) as db:
+        assert db.counts()["done"] == 2
+        assert json.loads(db.get_meta("run_settings"))["epochs"] == 1
+
+
+def test_features_record_their_settings_and_refuse_others(dbfile, capsys):
+    feats = ["discover", "features", "--db", str(dbfile), "--batch", "16", "--json"]
+    assert main(feats) == 0
+    assert json.loads(capsys.readouterr().out)["net"] == "mlp"
+    assert main([*feats, "--net", "mlp6"]) == 2
+    assert "Fisher features were computed with batch 16, net mlp" in capsys.readouterr().err
+    run = ["discover", "run", "--db", str(dbfile), "--embedding", "pca", "--epochs", "1",
+           "--budget", "1", "--quiet"]
+    assert main([*run, "--net", "mlp6"]) == 2
+    assert "Fisher features of the database are of digits/mlp, not digits/mlp6" in \
+        capsys.readouterr().err
+    assert main([*feats, "--net", "mlp6", "--force"]) == 0
+    assert json.loads(capsys.readouterr().out)["computed"] > 0
+    assert main([*run, "--net", "mlp6"]) == 0
+
+
+def test_run_takes_a_users_training_function(dbfile, capsys, monkeypatch):
+    import sys
+    import types
+
+    calls = []
+
+    def fit(task, act, *, net, epochs, seed):
+        calls.append((task.name, type(act()).__name__, net, epochs, seed))
+        return {"val_acc": 0.5 + 0.1 * len(calls), "test_acc": 0.0, "runtime_s": 0.0}
+
+    mod = types.ModuleType("pwlgen_test_user_fit")
+    mod.fit = fit
+    monkeypatch.setitem(sys.modules, "pwlgen_test_user_fit", mod)
+    rc = main(["discover", "run", "--db", str(dbfile), "--budget", "4", "--embedding", "pca",
+               "--train", "pwlgen_test_user_fit:fit", "--epochs", "3", "--json"])
+    assert rc == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert calls == [("digits", "ExprActivation", "mlp", 3, 0)] * 4
+    assert sorted(b["val_acc"] for b in doc["best"]) == pytest.approx([0.6, 0.7, 0.8, 0.9])
+    assert doc["settings"]["train"] == "pwlgen_test_user_fit:fit"

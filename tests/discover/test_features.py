@@ -48,3 +48,19 @@ def test_fisher_features_of_a_diverging_model_are_nan():
     model = build_net("mlp", (1, 8, 8), 10, Inf)
     f = fisher_features(model, torch.randn(8, 1, 8, 8))
     assert f.shape == (3 * N_BINS,) and np.all(np.isnan(f))
+
+
+def test_constant_functions_get_features_of_zero_gradients(tmp_path):
+    from pwlgen.discover.db import FunctionDB
+    from pwlgen.discover.features import compute_fisher
+    from pwlgen.discover.tasks import get_task
+
+    task = get_task("digits")
+    with FunctionDB(tmp_path / "c.db") as db:
+        db.add(["zero(x)", "one(x)", "relu(x)", "add(one(x),tanh(x))"])
+        assert compute_fisher(db, task, "mlp", batch=32) == 4
+        rows = {r["representative"]: r["fisher"] for r in db.classes(with_features=True)}
+    assert all(f is not None and np.all(np.isfinite(f)) for f in rows.values())
+    # zero(x) cuts the gradient to the first two layers: all their eigenvalues are ~0, below
+    # the CDF's range, so their CDFs are 1 everywhere; relu's are not
+    assert np.all(rows["zero(x)"][:64] == 1.0) and not np.all(rows["relu(x)"][:64] == 1.0)

@@ -40,3 +40,30 @@ def test_pareto_front_matches_brute_force():
              if not any((acc[j] >= acc[i] and cost[j] <= cost[i])
                         and (acc[j] > acc[i] or cost[j] < cost[i]) for j in range(40))}
     assert front == brute
+
+
+@pytest.mark.parametrize("expr", ["tanh(x)", "gelu(x)", "max(arctan(x),tanh(x))", "relu(x)"])
+def test_stored_segments_are_what_quantize_designs(tmp_path, capsys, expr):
+    import json
+
+    from pwlgen.cli import main
+
+    db = tmp_path / "q.db"
+    assert main(["discover", "populate", "--db", str(db), "--fn", expr, "--no-baselines",
+                 "--hw-bits", "10", "-q"]) == 0
+    from pwlgen.discover.db import FunctionDB
+
+    with FunctionDB(db, create=False) as d:
+        (row,) = d.classes()
+    assert row["hw_bits"] == 10 and row["hw_in_fmt"] == "s3.6"
+    assert main(["quantize", "--fn", expr, "--in", row["hw_in_fmt"], "--out", row["hw_out_fmt"],
+                 "--json", "-o", str(tmp_path / "q.json")]) == 0
+    assert json.loads(capsys.readouterr().out)["n_segments"] == row["segments"]
+
+
+@pytest.mark.filterwarnings("ignore:exp\\(exp\\(x\\)\\) is not finite")
+def test_design_cost_is_none_for_a_function_no_format_holds():
+    from pwlgen.discover.hardware import design_cost
+
+    assert design_cost("exp(exp(x))") == (None, "", "")
+    assert design_cost("abs(x)", bits=8)[1:] == ("s3.4", "u4.4")

@@ -56,5 +56,28 @@ def test_bad_task_is_a_clear_error(spec, message):
 
 
 def test_unknown_net_is_a_clear_error():
-    with pytest.raises(SearchError, match=r"^unknown net 'vgg': choose one of mlp, resnet8"):
+    with pytest.raises(SearchError,
+                       match=r"^unknown net 'vgg': choose one of mlp, mlp6, cnn, resnet8"):
         build_net("vgg", (1, 8, 8), 10, nn.ReLU)
+
+
+@pytest.mark.parametrize("net,n_acts,n_norm", [("mlp6", 6, 0), ("cnn", 3, 0)])
+def test_deep_test_bed_nets_have_no_normalisation(net, n_acts, n_norm):
+    made = []
+
+    def act():
+        made.append(nn.Tanh())
+        return made[-1]
+
+    model = build_net(net, (1, 8, 8), 10, act)
+    assert model(torch.randn(3, 1, 8, 8)).shape == (3, 10)
+    assert len(made) == n_acts
+    assert sum(isinstance(m, nn.BatchNorm2d | nn.LayerNorm) for m in model.modules()) == n_norm
+
+
+def test_spirals_task_is_three_balanced_classes_in_the_plane():
+    t = get_task("spirals")
+    assert t.input_shape == (2,) and t.n_classes == 3
+    ytr = t.data[1]
+    assert sorted(torch.bincount(ytr).tolist())[0] > 0.3 * len(ytr)
+    assert torch.equal(get_task("spirals").data[0], t.data[0])  # fixed seed

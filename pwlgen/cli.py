@@ -34,7 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "quantize": ("quantize",
                  "quantise a PWL (or design one) to integer tables and report its error"),
     "emit-verilog": ("emit_verilog", "emit a pipelined Verilog PWL unit, its tables and a report"),
-    "verify": ("verify", "prove an emitted unit bit-exact with cocotb + Icarus"),
+    "verify": ("verify", "prove an emitted unit: bit-exact and within the accuracy bar, every code"),
     "synth": ("synth", "synthesise an emitted unit for iCE40: LUT4/carry/FF/DSP, cells, Fmax"),
     "discover": ("discover",
                  "discover activation functions (function DB + surrogate, cell search)"),

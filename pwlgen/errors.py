@@ -7,6 +7,7 @@ keep working. The CLI turns any `PwlgenError` into one line on stderr and exit s
 __all__ = [
     "PwlgenError",
     "TargetError",
+    "TargetTypeError",
     "ExpressionError",
     "PWLError",
     "SearchError",
@@ -23,6 +24,10 @@ class PwlgenError(Exception):
 
 class TargetError(PwlgenError, ValueError):
     """An unknown target function or one that cannot be evaluated."""
+
+
+class TargetTypeError(PwlgenError, TypeError):
+    """A target that is neither a `Target` nor a string (a name or an expression)."""
 
 
 class ExpressionError(TargetError):

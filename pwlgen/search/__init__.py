@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..errors import SearchError
+from ..errors import SearchError, TargetTypeError
 from ..functions import Target, get_target
 from .problem import OBJECTIVE_NAMES, TAIL_MODES, Problem, SearchResult
 
@@ -187,8 +187,8 @@ def _check_arguments(target, n_knots, kbit, interval, seed) -> Target:
     elif isinstance(target, Target):
         t = target
     else:
-        raise TypeError(f"target must be a Target or a string (a name or an expression), "
-                        f"not {type(target).__name__}")
+        raise TargetTypeError(f"target must be a Target or a string (a name or an expression), "
+                              f"not {type(target).__name__}")
     if (n_knots is None) == (kbit is None):
         raise SearchError("give exactly one of n_knots and kbit")
     for name, v in (("n_knots", n_knots), ("kbit", kbit)):

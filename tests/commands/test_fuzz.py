@@ -281,8 +281,9 @@ def test_warnings_of_a_successful_run_are_one_line_each(tmp_path):
 
 
 @pytest.mark.parametrize(("args", "kwargs", "error", "message"), [
-    ((None,), {"kbit": 2}, TypeError, r"^target must be a Target or a string .*not NoneType$"),
-    ((3,), {"kbit": 2}, TypeError, r"^target must be a Target or a string .*not int$"),
+    ((None,), {"kbit": 2}, "TargetTypeError",
+     r"^target must be a Target or a string .*not NoneType$"),
+    ((3,), {"kbit": 2}, "TargetTypeError", r"^target must be a Target or a string .*not int$"),
     (("gelu", 4), {"interval": (1, 2, 3)}, "SearchError",
      r"^interval must be two numbers \(lo, hi\), not \(1, 2, 3\)$"),
     (("gelu", 4), {"interval": (2, 1)}, "SearchError", r"^interval must have lo < hi"),
@@ -294,10 +295,11 @@ def test_warnings_of_a_successful_run_are_one_line_each(tmp_path):
     (("gelu", 2.0), {}, "SearchError", r"^n_knots must be an integer, not 2\.0$"),
 ])
 def test_search_entry_validation(args, kwargs, error, message):
-    from pwlgen.errors import SearchError
+    from pwlgen import errors
     from pwlgen.search import search
 
-    error = SearchError if error == "SearchError" else error
+    error = getattr(errors, error)
+    assert issubclass(error, errors.PwlgenError)
     with pytest.raises(error, match=message):
         search(*args, method="lstsq", **kwargs)
 

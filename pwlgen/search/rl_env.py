@@ -1,16 +1,22 @@
-"""The breakpoint-placement environment of the `rl` method (a `gymnasium.Env`).
+"""The breakpoint-refinement environment of the `rl` method (a `gymnasium.Env`).
 
-An episode places the N interior points of a range fit left to right. The action is a step
-size in [-1, 1]: with k points still to place and a space s from the last point to the end
-of the range, the next point lands ``(a + 1) / (k + 1) * s`` further right (a = 0 spreads
-the rest evenly). The observation is (points left / N, last point, space to the end), both
-positions as fractions of the range.
+An episode starts from N interior points of a range fit (the curvature placement or even
+spacing; training starts are jittered) and refines them for `horizon` steps. The action
+moves all points at once, each by a bounded step: a_i in [-1, 1] moves point i by
+``m_t * a_i`` of the gap to its right neighbour (a_i > 0) or to its left one (a_i < 0),
+where the largest move m_t shrinks geometrically from `move` to ``anneal * move`` over the
+episode, so the points stay sorted, distinct and inside the range whatever the action (no
+gap shrinks below `min_gap`). The observation holds, all in [0, 1], the points as
+fractions of the range, the max |err| of the least-squares fit on each of the N + 1
+segments relative to the largest of them (where the error is, the points should move), the
+score relative to that of the start, both on a log scale over four decades, and the steps
+left.
 
-Rewards (ISOCC 2023): each step earns ``curvature_weight * kappa(x) / max kappa`` for the
-new point and loses ``cluster_weight * (1 - gap / min_gap)`` when it lands closer than
-``min_gap`` to the previous point; the last step adds the final reward from the range fit's
-errors, the paper's ``1 / (0.2 mean + 0.8 max + 1e-4)`` divided by its value for evenly
-spaced points (so that even spacing earns 1 and better placements more).
+Reward: ``log(score_before / score_after)`` each step, so an episode returns the log of the
+total improvement and the best policy lowers the score as far as it can. The score is the
+range fit's grid max |err| (``score="max"``, the target of the paper's comparison) or the
+ISOCC 2023 paper's final score 0.2 mean + 0.8 max (``score="paper"``); it is measured on
+the grid of `step` plus the points themselves, where a fit's error peaks.
 """
 
 from __future__ import annotations
@@ -19,39 +25,65 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from ..errors import SearchError
 from ..functions import Target, get_target
-from .rangefit import DEFAULT_RANGE, fit_values, grid_metrics, range_knots, range_problem
+from .curvature import placement
+from .rangefit import DEFAULT_RANGE, fit_values, grid, grid_metrics, range_knots, range_problem
 
-__all__ = ["BreakpointEnv", "ENV_ID"]
+__all__ = ["BreakpointEnv", "ENV_ID", "SCORES", "STARTS"]
 
-ENV_ID = "pwlgen/Breakpoints-v0"
+ENV_ID = "pwlgen/Breakpoints-v1"
 """Registered id: ``gymnasium.make(ENV_ID, target="silu", n_points=8)``."""
 
-_EPS = 1e-3  # smallest step, as a fraction of the space left: keeps the points distinct
+SCORES = ("max", "paper")
+"""Episode scores: the grid max |err|, or the paper's 0.2 mean + 0.8 max."""
+
+STARTS = ("curvature", "even")
+"""Episode starts: points at equal shares of integral |f''|^(1/2), or evenly spaced."""
+
+_MOVE_MAX = 0.49  # a move above half a gap could let two neighbours meet
+_LOG_SPAN = 4.0  # observed log10 ratios run over [-_LOG_SPAN, 0] (four decades)
 
 
 class BreakpointEnv(gym.Env):
-    """Place the interior breakpoints of a range fit, left to right.
+    """Refine the interior breakpoints of a range fit by bounded moves of all points.
 
     Parameters
     ----------
     target : Target or str
     n_points : int, >= 1
-        Interior points per episode.
+        Interior points.
     interval : (float, float)
         The range [b_1, b_m].
     step : float
-        Grid step of the fit that scores an episode (coarser than the final 0.001 is
+        Grid step of the fit that scores a placement (coarser than the final 0.001 is
         fine for training).
-    curvature_weight, cluster_weight : float
-        Weights of the step rewards.
+    horizon : int, >= 1
+        Steps per episode.
+    move : float, in (0, 0.49]
+        Largest move of a point in the first step, as a fraction of the gap to the
+        neighbour it moves to.
+    anneal : float, in (0, 1]
+        The largest move shrinks geometrically over the episode to ``anneal * move`` in
+        the last step: early steps travel, late ones refine (the policy only has to say
+        where, not how far to a hundredth).
+    start : {"curvature", "even"}
+        Where episodes start: the points at equal shares of integral |f''|^(1/2) (the
+        asymptotically optimal knot density for the max error of interpolation; the
+        paper's curvature idea as a start instead of a step reward), or evenly spaced.
+    jitter : float, >= 0
+        Training starts scale each gap of `start` by ``exp(jitter * u)``, u uniform in
+        [-1, 1] (0: always `start` itself; evaluation uses 0).
+    score : {"max", "paper"}
+        What a step's reward improves.
     min_gap : float, optional
-        Gaps below this are penalised; default a quarter of the even spacing.
+        No move shrinks a gap below this (default two grid steps), so that every segment
+        keeps samples of the fit.
 
     Attributes
     ----------
-    observation_space : Box(3,) float32 in [0, 1]
-    action_space : Box(1,) float32 in [-1, 1]
+    observation_space : Box(2N + 3,) float32 in [0, 1]
+    action_space : Box(N,) float32 in [-1, 1]
     """
 
     metadata = {"render_modes": []}
@@ -63,80 +95,154 @@ class BreakpointEnv(gym.Env):
         interval: tuple[float, float] = DEFAULT_RANGE,
         *,
         step: float = 0.01,
-        curvature_weight: float = 0.05,
-        cluster_weight: float = 0.5,
+        horizon: int = 24,
+        move: float = 0.35,
+        anneal: float = 0.02,
+        start: str = "curvature",
+        jitter: float = 0.0,
+        score: str = "max",
         min_gap: float | None = None,
     ):
+        if not isinstance(horizon, int | np.integer) or horizon < 1:
+            raise SearchError(f"horizon must be a positive integer, not {horizon!r}")
+        if not 0.0 < move <= _MOVE_MAX:
+            raise SearchError(f"move must be in (0, {_MOVE_MAX}], not {move!r}")
+        if not 0.0 < anneal <= 1.0:
+            raise SearchError(f"anneal must be in (0, 1], not {anneal!r}")
+        if start not in STARTS:
+            raise SearchError(f"start must be one of {', '.join(STARTS)}, not {start!r}")
+        if not (np.isfinite(jitter) and jitter >= 0.0):
+            raise SearchError(f"jitter must be a non-negative number, not {jitter!r}")
+        if score not in SCORES:
+            raise SearchError(f"score must be one of {', '.join(SCORES)}, not {score!r}")
         self.target = get_target(target) if isinstance(target, str) else target
         self.problem = range_problem(self.target, n_points, interval)
         self.n_points = int(n_points)
         self.lo, self.hi = self.problem.interval
         self.step_size = float(step)
-        self.curvature_weight = float(curvature_weight)
-        self.cluster_weight = float(cluster_weight)
-        width = self.hi - self.lo
-        self.min_gap = 0.25 * width / (self.n_points + 1) if min_gap is None else float(min_gap)
-        xx = np.linspace(self.lo, self.hi, 4001)
-        self._kappa_max = float(np.max(self.target.curvature(xx))) or 1.0
-        self.observation_space = spaces.Box(0.0, 1.0, shape=(3,), dtype=np.float32)
-        self.action_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
-        self._ref = self.score(np.linspace(self.lo, self.hi, self.n_points + 2)[1:-1])
-        self._points: list[float] = []
+        self.horizon = int(horizon)
+        self.move = float(move)
+        self.anneal = float(anneal)
+        self.jitter = float(jitter)
+        self.score_name = score
+        self._x = grid(self.lo, self.hi, self.step_size)
+        self._fx = self.target.f(self._x)
+        self._sums = [np.concatenate([[0.0], np.cumsum(v)]) for v in
+                      (np.ones_like(self._x), self._x, self._x**2, self._fx, self._x * self._fx)]
+        self.min_gap = 2.0 * self.step_size if min_gap is None else float(min_gap)
+        n = self.n_points
+        self.observation_space = spaces.Box(0.0, 1.0, shape=(2 * n + 3,), dtype=np.float32)
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(n,), dtype=np.float32)
+        self.start_name = start
+        if start == "curvature":
+            self.start = placement(self.target, (self.lo, self.hi), n, 0.5, "f2")
+        else:
+            self.start = np.linspace(self.lo, self.hi, n + 2)[1:-1]
+        self._ref = self.fast_score(self.start)[0]
+        self._points = self.start.copy()
+        self._seg = np.ones(n + 1)
+        self._score = self._ref
+        self._t = 0
 
     # --------------------------------------------------------------- scoring
+    def fast_score(self, points) -> tuple[float, np.ndarray]:
+        """Score of the fit for `points` and the max |err| on each segment.
+
+        The least-squares fit on the grid of `step`: the normal equations of the hat
+        basis (tridiagonal) from prefix sums of 1, x, x², f and x·f over the grid, so that
+        a fit costs one pass over the grid for its errors, measured on the grid and at the
+        points.
+        """
+        p = np.asarray(points, dtype=np.float64)
+        knots = range_knots(p, (self.lo, self.hi))
+        starts = np.searchsorted(self._x, knots[1:-1], side="left")
+        cuts = np.concatenate([[0], starts, [self._x.size]])
+        s0, s1, s2, f0, f1 = (c[cuts[1:]] - c[cuts[:-1]] for c in self._sums)
+        a, b = knots[:-1], knots[1:]
+        h = b - a
+        uu = (b * b * s0 - 2.0 * b * s1 + s2) / (h * h)
+        ut = (-a * b * s0 + (a + b) * s1 - s2) / (h * h)
+        tt = (a * a * s0 - 2.0 * a * s1 + s2) / (h * h)
+        m = knots.size
+        mat = np.zeros((m, m))
+        i = np.arange(m - 1)
+        mat[i, i] += uu
+        mat[i + 1, i + 1] += tt
+        mat[i, i + 1] = mat[i + 1, i] = ut
+        rhs = np.zeros(m)
+        rhs[:-1] += (b * f0 - f1) / h
+        rhs[1:] += (f1 - a * f0) / h
+        y = np.linalg.solve(mat, rhs)
+        err = np.abs(np.interp(self._x, knots, y) - self._fx)
+        seg_max = np.maximum.reduceat(err, cuts[:-1])
+        at_knots = np.abs(y[1:-1] - self.target.f(p))
+        seg_max[:-1] = np.maximum(seg_max[:-1], at_knots)
+        seg_max[1:] = np.maximum(seg_max[1:], at_knots)
+        mx = float(seg_max.max())
+        if self.score_name == "max":
+            return mx, seg_max
+        return 0.2 * float(err.mean()) + 0.8 * mx, seg_max
+
     def fit(self, points, step: float | None = None):
-        """The range PWL for interior `points` (grid least squares)."""
+        """The range PWL for interior `points` (the library's grid least squares)."""
         knots = range_knots(points, self.problem.interval)
         return fit_values(self.problem, knots, step or self.step_size)
 
     def errors(self, points, step: float | None = None) -> dict:
-        """Grid metrics (mean, max, MSE, paper score) of the fit for `points`."""
+        """Grid metrics (mean, max, MSE, paper score) of `fit` for `points`."""
         step = step or self.step_size
         return grid_metrics(self.fit(points, step), self.target, self.problem.interval, step)
 
-    def score(self, points, step: float | None = None) -> float:
-        """The paper's score 0.2 mean + 0.8 max of the fit for `points`."""
-        return self.errors(points, step)["paper_score"]
+    def move_at(self, t: int) -> float:
+        """The largest move in step `t` (0-based), a fraction of a gap."""
+        return self.move * self.anneal ** (t / max(self.horizon - 1, 1))
 
-    def final_reward(self, score: float) -> float:
-        """Final reward for a paper score: 1 for even spacing, larger when better."""
-        return (self._ref + 1e-4) / (score + 1e-4)
+    def moved(self, points, action, t: int = 0) -> np.ndarray:
+        """The points after `action` in step `t` (bounded moves towards the neighbours)."""
+        a = np.clip(np.asarray(action, dtype=np.float64).reshape(-1), -1.0, 1.0)
+        if a.size != self.n_points:
+            raise SearchError(f"the action needs {self.n_points} moves, not {a.size}")
+        k = range_knots(points, (self.lo, self.hi))
+        room = np.maximum(np.diff(k) - self.min_gap, 0.0)  # what a move may take of a gap
+        return k[1:-1] + self.move_at(t) * np.where(a > 0, a * room[1:], a * room[:-1])
 
     # --------------------------------------------------------------- gym API
     def _obs(self) -> np.ndarray:
-        last = self._points[-1] if self._points else self.lo
         width = self.hi - self.lo
-        left = (self.n_points - len(self._points)) / self.n_points
-        return np.clip(np.array([left, (last - self.lo) / width, (self.hi - last) / width],
-                                dtype=np.float32), 0.0, 1.0)
+        rel = np.log10(max(self._score, 1e-300) / self._ref) / _LOG_SPAN
+        obs = np.concatenate([
+            (self._points - self.lo) / width,
+            1.0 + np.log10(np.maximum(self._seg / self._seg.max(), 1e-300)) / _LOG_SPAN,
+            [1.0 + rel, (self.horizon - self._t) / self.horizon],
+        ])
+        return np.clip(obs, 0.0, 1.0).astype(np.float32)
+
+    def _place(self, points) -> None:
+        self._points = np.asarray(points, dtype=np.float64)
+        self._score, self._seg = self.fast_score(self._points)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        """Start an episode with no point placed."""
+        """Start from `start`, its gaps jittered when `jitter` > 0."""
         super().reset(seed=seed)
-        self._points = []
-        return self._obs(), {}
+        self._t = 0
+        if self.jitter > 0.0:
+            gaps = np.diff(range_knots(self.start, (self.lo, self.hi)))
+            gaps *= np.exp(self.jitter * self.np_random.uniform(-1.0, 1.0, gaps.size))
+            edges = np.cumsum(gaps) / gaps.sum()
+            self._place(self.lo + (self.hi - self.lo) * edges[:-1])
+        else:
+            self._place(self.start)
+        return self._obs(), {"points": self._points.tolist(), "score": self._score}
 
     def step(self, action):
-        """Place the next point; the episode ends when all points are placed."""
-        a = float(np.clip(np.asarray(action, dtype=np.float64).reshape(-1)[0], -1.0, 1.0))
-        k = self.n_points - len(self._points)
-        last = self._points[-1] if self._points else self.lo
-        frac = float(np.clip((a + 1.0) / (k + 1), _EPS, 1.0 - _EPS))
-        x = last + frac * (self.hi - last)
-        self._points.append(x)
-        gap = x - last
-        reward = self.curvature_weight * float(self.target.curvature(np.array([x]))[0]) / (
-            self._kappa_max
-        )
-        if gap < self.min_gap:
-            reward -= self.cluster_weight * (1.0 - gap / self.min_gap)
-        terminated = len(self._points) == self.n_points
-        info: dict = {}
-        if terminated:
-            s = self.score(self._points)
-            reward += self.final_reward(s)
-            info = {"points": list(self._points), "paper_score": s}
-        return self._obs(), float(reward), terminated, False, info
+        """Move all points; the episode ends after `horizon` steps."""
+        before = self._score
+        self._place(self.moved(self._points, action, self._t))
+        self._t += 1
+        reward = float(np.log(before / self._score))
+        terminated = self._t >= self.horizon
+        info = {"points": self._points.tolist(), "score": self._score}
+        return self._obs(), reward, terminated, False, info
 
 
 if ENV_ID not in gym.registry:

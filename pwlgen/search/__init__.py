@@ -38,7 +38,7 @@ METHODS: dict[str, str] = {
     "minimax": "Breakpoints and values minimising the grid max |err| (an LP inside).",
     "curvature": "Breakpoints at equal shares of the integrated curvature^(1/2) (Li et al.).",
     "uniform": "Evenly spaced breakpoints, least-squares values (baseline).",
-    "rl": "PPO agent places the breakpoints left to right (ISOCC 2023; needs the [rl] extra).",
+    "rl": "PPO agent refines the breakpoints by bounded moves (ISOCC 2023; needs [rl]).",
 }
 """Method name -> one-line description; the module ``pwlgen.search.<name>`` holds ``run``."""
 

@@ -1,11 +1,14 @@
 """`rl`: a PPO agent places the breakpoints of a range fit (ISOCC 2023).
 
-The agent is stable-baselines3's PPO on `rl_env.BreakpointEnv` (points placed left to
-right, curvature step reward, clustering penalty, final reward from the fit's mean and max
-error). The result is the best *deterministic* rollout seen during training (an evaluation
-callback scores the current policy every ``eval_freq`` steps on the full 0.001 grid), not
-the last policy. The trained policy can be saved (``policy_out``) and reloaded
-(``policy``) to continue training or, with ``timesteps=0``, just to roll it out.
+The agent is stable-baselines3's PPO on `rl_env.BreakpointEnv` in `n_envs` environments
+stepped together (episodes start from the curvature placement and move all points by
+bounded, annealed steps; the reward is the log of each step's improvement of the grid max
+|err| or of the paper's score). The result is the best placement of the *deterministic*
+rollouts seen during training (an evaluation callback rolls the current policy out every
+``eval_freq`` steps and rescores its best placements on the full 0.001 grid), not the last
+policy. Training stops within the step budget. The trained policy can be saved
+(``policy_out``) and reloaded (``policy``) to continue training or, with ``timesteps=0``,
+just to roll it out.
 
 Paper: "Automated Generation of Piecewise Linear Approximations for Nonlinear Activation
 Functions via Curvature-based Reinforcement Learning", ISOCC 2023.

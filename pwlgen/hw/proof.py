@@ -33,8 +33,9 @@ __all__ = [
 
 REPRESENTABLE_LSB = 1e-9
 """A t this close (in output LSB) to an integer counts as representable: only it is allowed."""
-UNDECIDED_LSB = 1e-6
-"""float64 t this close to an integer or a half is recomputed in mpmath (when there is a form)."""
+UNDECIDED_LSB = 1e-10
+"""float64 error allowed for t (output LSB), plus 2e-15 relative: a code whose verdict this much
+error could flip is recomputed in mpmath (when there is a form)."""
 _MP_DPS = 40
 
 
@@ -91,12 +92,25 @@ class Reference:
     undecided: int
 
 
-def _near_integer_or_half(t: np.ndarray) -> np.ndarray:
-    d = np.abs(2 * t - np.rint(2 * t)) / 2  # distance to the nearest multiple of 1/2
-    return d < UNDECIDED_LSB
+def _undecided(t: np.ndarray, max_error_lsb: float | None) -> np.ndarray:
+    """Codes whose verdict under the bar float64's error could flip.
+
+    Strict faithful: t near the representable threshold (1e-9 LSB from an integer), or near an
+    integer when the error bound is itself that large. ``|y - t| <= E``: t near ``k +- E``.
+    """
+    delta = UNDECIDED_LSB + 2e-15 * np.abs(t)
+    if max_error_lsb is None:
+        dist = np.abs(t - np.rint(t))
+        return (np.abs(dist - REPRESENTABLE_LSB) < delta) | (
+            (dist < delta) & (2 * delta > REPRESENTABLE_LSB))
+    near = np.zeros(t.shape, dtype=bool)
+    for shifted in (t - max_error_lsb, t + max_error_lsb):
+        near |= np.abs(shifted - np.rint(shifted)) < delta
+    return near
 
 
-def reference(function: str, in_fmt, out_fmt, x_codes) -> Reference:
+def reference(function: str, in_fmt, out_fmt, x_codes,
+              max_error_lsb: float | None = None) -> Reference:
     """Recompute t for `x_codes` from the function alone (float64, then mpmath where needed).
 
     Parameters
@@ -107,6 +121,8 @@ def reference(function: str, in_fmt, out_fmt, x_codes) -> Reference:
         Input and output formats of the unit.
     x_codes : array_like of int
         Input codes.
+    max_error_lsb : float or None
+        The bar (None: strict faithful): it decides which codes float64 cannot settle.
 
     Returns
     -------
@@ -130,7 +146,7 @@ def reference(function: str, in_fmt, out_fmt, x_codes) -> Reference:
     if bad.size:
         xr = float(in_fmt.to_real(x[bad[0]]))
         raise HardwareError(f"{function}({xr!r}) is not finite: no exact output to compare with")
-    near = _near_integer_or_half(t)
+    near = _undecided(t, max_error_lsb)
     refined = np.zeros(t.shape, dtype=bool)
     name = target.name
     if name in MP_FORMS and near.any():

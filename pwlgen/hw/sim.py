@@ -320,7 +320,7 @@ def verify_unit(report_path, *, max_error_lsb: float | None = None, fn: str | No
     fixed = FixedPWL.from_dict(report["fixed"])
     summary = run_bench(report_path, keep_outputs=True, **bench)
     x, y = summary.pop("x"), summary.pop("y")
-    ref = reference(function, fixed.in_fmt, fixed.out_fmt, x)
+    ref = reference(function, fixed.in_fmt, fixed.out_fmt, x, max_error_lsb)
     acc = prove_accuracy(ref, x, y, fixed.out_fmt, max_error_lsb)
     bench_ok = summary["passed"] and summary["mismatches"] == 0 and summary["lost"] == 0
     summary.update(function=ref.function, in_fmt=str(fixed.in_fmt), out_fmt=str(fixed.out_fmt),

@@ -1,3 +1,3 @@
 """Hardware: the pipelined Amaranth PWL unit, Verilog/table emission, simulation and synthesis."""
 
-__all__ = ["unit", "emit", "sim", "synth"]
+__all__ = ["unit", "emit", "sim", "synth", "lint"]

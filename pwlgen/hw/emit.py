@@ -14,6 +14,7 @@ import json
 import re
 
 from ..io import atomic_write, load, publish, to_jsonable
+from .lint import waiver_text
 from .unit import PWLUnit, select_cost
 
 __all__ = [
@@ -123,7 +124,7 @@ def build_report(unit: PWLUnit, name: str, files: dict[str, str], error: dict | 
         },
         "files": files,
         "error": error,
-        "synth": None,
+        "synthesis": {},
         "fixed": fixed.to_dict(),
     }
 
@@ -177,6 +178,9 @@ def emit(fixed, out_dir, *, stages: int | None = None, select_arch: str | None =
     }
     if f"{name}.h" in texts:
         files["c_header"] = f"{name}.h"
+    # Verilator waivers, each with its reason, for what Amaranth's output always has
+    texts[f"{name}.vlt"] = waiver_text(texts[f"{name}.v"], f"{name}.v")
+    files["verilator_waivers"] = f"{name}.vlt"
     report = build_report(unit, name, files, error)
     texts[f"{name}.json"] = json.dumps(to_jsonable(report), indent=2) + "\n"
     # all or nothing: staged in out_dir, then published with the report (manifest) last

@@ -36,7 +36,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "emit-verilog": ("emit_verilog", "emit a pipelined Verilog PWL unit, its tables and a report"),
     "verify": ("verify",
                "prove an emitted unit: bit-exact and within the accuracy bar, every code"),
-    "synth": ("synth", "synthesise an emitted unit for iCE40: LUT4/carry/FF/DSP, cells, Fmax"),
+    "synth": ("synth", "area and Fmax of an emitted unit: LUT-only iCE40 headline, "
+                       "BRAM/DSP/ECP5/Xilinx/gate views"),
     "discover": ("discover",
                  "discover activation functions (function DB + surrogate, cell search)"),
 }

@@ -31,7 +31,7 @@ _METHODS = {
     "minimax": "Breakpoints and values minimising the grid max |err| (an LP inside).",
     "curvature": "Breakpoints at equal shares of the integrated curvature^(1/2) (Li et al.).",
     "uniform": "Evenly spaced breakpoints, least-squares values (baseline).",
-    "rl": "PPO agent places the breakpoints left to right (ISOCC 2023; needs the [rl] extra).",
+    "rl": "PPO agent refines the breakpoints by bounded moves (ISOCC 2023; needs [rl]).",
 }
 """`pwlgen.search.METHODS` as the parser lists it (kept here so that parsing needs no numpy;
 a test checks that the two agree)."""

@@ -17,9 +17,12 @@ def test_the_help_table_matches_what_each_command_registers():
 
 
 def test_search_lists_the_registry_as_it_is():
+    from pwlgen.commands.search import FAMILIES
+    from pwlgen.search import FAMILIES as SEARCH_FAMILIES
     from pwlgen.search import METHODS, OBJECTIVE_NAMES, TAIL_MODES
 
     assert _METHODS == METHODS and OBJECTIVES == OBJECTIVE_NAMES and TAILS == TAIL_MODES
+    assert FAMILIES == SEARCH_FAMILIES
 
 
 def test_only_the_command_run_is_registered_in_full(capsys):

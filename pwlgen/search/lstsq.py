@@ -14,7 +14,7 @@ import numpy as np
 from ..pwl import PWL, gauss_legendre_pieces, split_points
 from .problem import Problem
 
-__all__ = ["run", "design", "assemble", "solve_values", "quadrature"]
+__all__ = ["run", "design", "hat_basis", "assemble", "solve_values", "quadrature"]
 
 
 def quadrature(problem: Problem, knots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -22,11 +22,11 @@ def quadrature(problem: Problem, knots: np.ndarray) -> tuple[np.ndarray, np.ndar
     return gauss_legendre_pieces(split_points(*problem.interval, knots, problem.target.kinks))
 
 
-def design(problem: Problem, knots: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Basis matrix B and fixed part o with h(x) = o(x) + B(x) @ theta.
+def hat_basis(knots: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The piece index of each x (0..n, a knot on its left piece) and the n hat functions.
 
-    The free parameters theta are the values at the knots that are not pinned, then the
-    left and right tail slopes when they are fitted.
+    Column j of the (len(x), n) matrix is the hat function of knot j, 1 on the tail for
+    an end knot.
     """
     n = knots.size
     idx = np.searchsorted(knots, x, side="left")  # piece index 0..n
@@ -37,9 +37,20 @@ def design(problem: Problem, knots: np.ndarray, x: np.ndarray) -> tuple[np.ndarr
     t = (x[inner] - knots[i - 1]) / (knots[i] - knots[i - 1])
     hat[rows[inner], i - 1] = 1.0 - t
     hat[rows[inner], i] = t
+    hat[idx == 0, 0] = 1.0
+    hat[idx == n, n - 1] = 1.0
+    return idx, hat
+
+
+def design(problem: Problem, knots: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Basis matrix B and fixed part o with h(x) = o(x) + B(x) @ theta.
+
+    The free parameters theta are the values at the knots that are not pinned, then the
+    left and right tail slopes when they are fitted.
+    """
+    n = knots.size
+    idx, hat = hat_basis(knots, x)
     left, right = idx == 0, idx == n
-    hat[left, 0] = 1.0
-    hat[right, n - 1] = 1.0
     offset = np.zeros(x.size)
     cols: list[np.ndarray] = []
     keep = np.ones(n, dtype=bool)

@@ -31,6 +31,7 @@ import numpy as np
 
 from ..errors import SearchError
 from ..pwl import PWL
+from . import slp
 from .inner import chebyshev_fit
 from .lstsq import assemble, design, solve_values
 from .problem import Problem
@@ -39,6 +40,8 @@ from .rangefit import DEFAULT_STEP, SCORES, grid, grid_metrics, range_options, s
 __all__ = ["run", "solve_inner", "density_points"]
 
 _P_SCHEDULE = (4, 16, 64, 256, 1024)
+_GRID_RADIUS = 8  # the grid polish's first trust region, in grid steps
+_TIE = 1e-7  # a symmetric result this close (relative) to the free one is kept
 
 
 def solve_inner(problem: Problem, knots, x: np.ndarray, score: str = "max") -> PWL:
@@ -259,6 +262,9 @@ def run(
     opt_step: float = 0.004,
     iters: int = 100,
     convention: str = "pwlgen",
+    polish: bool = True,
+    continuous: bool = False,
+    symmetric: bool = True,
 ) -> tuple[PWL, list[float], dict]:
     """Search breakpoints and values that minimise `score` on the grid.
 
@@ -279,11 +285,24 @@ def run(
         L-BFGS iterations per continuation stage.
     convention : str
         Recorded in the result (see `rangefit.CONVENTIONS`).
+    polish : bool
+        ``max`` only: polish the best start by SLP on knots and values together
+        (`pwlgen.search.slp`).
+    continuous : bool
+        ``max`` only (with `polish`): minimise the true max between the grid points
+        instead of the max on the grid.
+    symmetric : bool
+        With `polish`, on a target symmetric about the middle of a range symmetric about 0,
+        also polish the mirror-averaged start with mirrored knots and tied values; the
+        better of the free and the symmetric result is kept (ties go to the symmetric).
 
     Returns
     -------
     (PWL, history, info)
-        history: the best score after each start.
+        history: the best score after each start. info holds ``grid_metrics`` and, after
+        a polish, ``continuous_max_err_abs`` (the max between the grid points), the
+        ``symmetry`` found (``point``, ``even`` or None), whether the result is the
+        symmetric one (``symmetric_result``) and both branches' scores (``polish_scores``).
     """
     from tqdm.auto import tqdm
 
@@ -291,6 +310,8 @@ def run(
         raise SearchError(f"score must be one of {', '.join(SCORES)}, not {score!r}")
     if not isinstance(starts, int | np.integer) or starts < 1:
         raise SearchError(f"starts must be a positive integer, not {starts!r}")
+    if continuous and not (polish and score == "max"):
+        raise SearchError("continuous needs score='max' and polish=True")
     range_mode = points is not None
     n = problem.n_knots
     if range_mode and (points != n - 2 or problem.tails != "slope"):
@@ -335,8 +356,65 @@ def run(
         history.append(best_s)
     if best is None:
         raise SearchError("minimax found no valid breakpoints (all starts collapsed)")
-    info = {"score": score, "starts": len(inits), "grid_step": float(step),
-            "grid_metrics": grid_metrics(best, problem.target, problem.interval, step)}
+    info = {"score": score, "starts": len(inits), "grid_step": float(step)}
+    if polish and score == "max":
+        best, extra = _polish(problem, best, x, range_mode, continuous, symmetric)
+        if not continuous:
+            history.append(extra["polish_scores"][extra["polish_used"]])
+        info.update(extra)
+    info["grid_metrics"] = grid_metrics(best, problem.target, problem.interval, step)
     if range_mode:
         info.update(range_options(problem.interval, n - 2, convention, step))
     return best, history, info
+
+
+def _polish(problem: Problem, pwl: PWL, x: np.ndarray, range_mode: bool, continuous: bool,
+            symmetric: bool) -> tuple[PWL, dict]:
+    """SLP polish of the best start and, for a symmetric target, of its result's mirror average.
+
+    The free polish minimises the continuous max first (smooth in the knots: robust
+    steps), then, unless `continuous`, the grid max from there; the symmetric one starts
+    from the mirror average of the free result (short steps). The best of the two and
+    the start itself is kept, the symmetric one when within `_TIE`.
+    """
+    free = np.ones(problem.n_knots, dtype=bool)
+    if range_mode:
+        free[[0, -1]] = False
+    sym = slp.detect_symmetry(problem.target, problem.interval, x) if symmetric else None
+    radius = _GRID_RADIUS * float(x[1] - x[0]) / (problem.hi - problem.lo)
+
+    def score(p: PWL) -> float:
+        if continuous:
+            return slp.continuous_max(p, problem.target, x)[0]
+        return float(np.max(np.abs(p(x) - problem.target.f(x))))
+
+    results = {}
+    results["free"], steps = slp.polish(problem, pwl, x, free, continuous=True)
+    if not continuous:
+        results["free"], n = slp.polish(problem, results["free"], x, free, radius=radius)
+        steps += n
+    if sym is not None:
+        try:
+            start = slp.symmetric(problem, results["free"], sym, free)
+        except SearchError:  # pinned ends or fixed slopes that are not mirror images
+            sym = None
+        else:
+            results["symmetric"], n = slp.polish(problem, start, x, free, continuous=continuous,
+                                                 sym=sym, radius=radius)
+            steps += n
+    scores = {name: score(p) for name, p in results.items()}
+    results["start"], scores["start"] = pwl, score(pwl)
+    used = min(("symmetric", "free", "start"), key=lambda k: scores.get(k, np.inf))
+    if "symmetric" in scores and scores["symmetric"] <= scores[used] * (1.0 + _TIE):
+        used = "symmetric"
+    best = results[used]
+    return best, {
+        "polish": "slp",
+        "continuous": bool(continuous),
+        "symmetry": sym.kind if sym else None,
+        "symmetric_result": used == "symmetric",
+        "polish_used": used,
+        "polish_scores": scores,
+        "slp_steps": steps,
+        "continuous_max_err_abs": slp.continuous_max(best, problem.target, x)[0],
+    }

@@ -91,6 +91,9 @@ def register(sub) -> None:
                    "(step, the default there) or the continuous PWL on the asymptotes")
     p.add_argument("--seed", type=int_in(0, 2**63 - 1), default=0,
                    help="random seed, >= 0 (echoed in the result)")
+    p.add_argument("--continuous", action="store_true",
+                   help="minimax: minimise the true max |err| between the grid points, not the "
+                   "max on the grid (both are reported)")
     p.add_argument("--timesteps", type=int_in(0),
                    help="rl: PPO training steps (default 300000)")
     p.add_argument("--policy", metavar="FILE",
@@ -173,6 +176,10 @@ def search_arguments(args) -> dict:
         raise SearchError(f"--method {method} minimises {what}, not --objective "
                           f"{args.objective} (optimal, sa and sgd take every objective)")
     kwargs["objective"] = args.objective or "l2"
+    if args.continuous:
+        if method != "minimax":
+            raise SearchError(f"--continuous is an option of --method minimax, not {method}")
+        kwargs["continuous"] = True
     if args.family is not None:  # search() refuses it outside --kbit with l2-deriv
         kwargs["family"] = args.family
     if (kwargs["kbit"] is not None and kwargs["objective"] == "l2-deriv"

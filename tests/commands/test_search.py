@@ -38,6 +38,7 @@ def test_search_json_prints_exactly_one_document(tmp_path, capsys):
         (["--kbit", "9"], "--kbit: expected an integer in 1..8, not 9"),
         (["--knots", "3", "--range", "2", "1"], "--range needs LO < HI, not 2 1"),
         (["--knots", "0"], "--knots: expected an integer >= 1, not 0"),
+        (["--continuous"], "--continuous is an option of --method minimax, not lstsq"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, argv, message):

@@ -3,79 +3,105 @@
 (* top =  1  *)
 (* generator = "Amaranth" *)
 module pwl_gelu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_stream__payload, o_stream__valid, i_stream__payload);
-  reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire [33:0] \$10 ;
   wire [20:0] \$11 ;
   wire [16:0] \$12 ;
   wire [17:0] \$13 ;
   wire \$14 ;
-  wire \$15 ;
+  wire [15:0] \$15 ;
   wire \$16 ;
-  wire \$17 ;
+  wire [15:0] \$17 ;
   wire \$18 ;
-  reg [15:0] \$19 ;
+  wire \$19 ;
   wire [16:0] \$2 ;
-  reg \$20 ;
-  reg [15:0] \$21 ;
-  reg \$22 ;
-  reg [15:0] \$23 ;
-  reg \$24 ;
-  reg \$25 ;
-  reg [15:0] \$26 ;
-  reg \$27 ;
-  reg [15:0] \$28 ;
-  reg [1:0] \$29 ;
+  wire [15:0] \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire [15:0] \$23 ;
+  wire \$24 ;
+  wire \$25 ;
+  wire [15:0] \$26 ;
+  wire [1:0] \$27 ;
+  wire \$28 ;
+  wire [15:0] \$29 ;
   wire [16:0] \$3 ;
-  reg \$30 ;
-  reg [15:0] \$31 ;
-  reg \$32 ;
-  reg [15:0] \$33 ;
-  reg [2:0] \$34 ;
-  reg \$35 ;
-  reg [15:0] \$36 ;
-  reg \$37 ;
-  reg [15:0] \$38 ;
-  reg [3:0] \$39 ;
+  wire \$30 ;
+  wire \$31 ;
+  wire [15:0] \$32 ;
+  wire [2:0] \$33 ;
+  wire \$34 ;
+  wire [15:0] \$35 ;
+  wire \$36 ;
+  wire \$37 ;
+  wire [15:0] \$38 ;
+  wire [3:0] \$39 ;
   wire [23:0] \$4 ;
-  reg \$40 ;
-  reg [15:0] \$41 ;
-  reg \$42 ;
-  reg [15:0] \$43 ;
-  reg [4:0] \$44 ;
-  reg \$45 ;
-  reg [15:0] \$46 ;
-  reg \$47 ;
-  reg [15:0] \$48 ;
-  reg [9:0] \$49 ;
+  wire \$40 ;
+  wire [15:0] \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire [15:0] \$44 ;
+  wire [4:0] \$45 ;
+  wire \$46 ;
+  wire [15:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire [21:0] \$5 ;
-  reg [16:0] \$50 ;
-  reg \$51 ;
-  reg [15:0] \$52 ;
-  reg \$53 ;
-  reg [20:0] \$54 ;
-  reg [20:0] \$55 ;
-  reg [17:0] \$56 ;
-  reg [16:0] \$57 ;
-  reg \$58 ;
-  reg [15:0] \$59 ;
+  wire [15:0] \$50 ;
+  wire [9:0] \$51 ;
+  wire [16:0] \$52 ;
+  wire \$53 ;
+  wire [15:0] \$54 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire [20:0] \$57 ;
+  wire [20:0] \$58 ;
+  wire [17:0] \$59 ;
   wire [24:0] \$6 ;
-  reg \$60 ;
-  reg [20:0] \$61 ;
-  reg \$62 ;
-  reg [15:0] \$63 ;
-  reg \$64 ;
-  reg [15:0] \$65 ;
-  reg \$66 ;
-  reg [15:0] \$67 ;
-  reg \$68 ;
-  reg [15:0] \$69 ;
+  wire [16:0] \$60 ;
+  wire \$61 ;
+  wire [15:0] \$62 ;
+  wire \$63 ;
+  wire \$64 ;
+  wire [20:0] \$65 ;
+  wire \$66 ;
+  wire [15:0] \$67 ;
+  wire \$68 ;
+  wire \$69 ;
   wire [27:0] \$7 ;
-  reg \$70 ;
-  reg \$71 ;
-  reg [15:0] \$72 ;
+  wire [15:0] \$70 ;
+  wire \$71 ;
+  wire [15:0] \$72 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire \$76 ;
+  wire [15:0] \$77 ;
+  wire [15:0] \$78 ;
+  wire \$79 ;
   wire [28:0] \$8 ;
+  wire \$80 ;
+  wire \$81 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire \$84 ;
+  wire \$85 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire \$88 ;
+  wire \$89 ;
   wire [32:0] \$9 ;
+  wire \$90 ;
+  wire [15:0] \$91 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire \$94 ;
+  wire \$95 ;
+  wire \$96 ;
+  wire \$97 ;
+  wire \$98 ;
+  wire \$99 ;
   wire [20:0] acc_c;
   wire advance;
   wire bit0;
@@ -91,7 +117,10 @@ module pwl_gelu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   wire i_stream__ready;
   input i_stream__valid;
   wire i_stream__valid;
-  reg [16:0] intercept_c;
+  wire [16:0] intercept_c;
+  (* init = 5'h00 *)
+  wire [4:0] intercept_rom__addr;
+  wire [16:0] intercept_rom__data;
   wire [17:0] mirrored;
   output [15:0] o_stream__payload;
   reg [15:0] o_stream__payload = 16'h0000;
@@ -124,27 +153,32 @@ module pwl_gelu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   reg [15:0] s1_fold_2 = 16'h0000;
   reg s1_valid = 1'h0;
   reg [15:0] s2_level0_0 = 16'h0000;
-  reg s2_level0_1 = 1'h0;
+  (* init = 1'h0 *)
+  wire s2_level0_1;
   reg s2_level0_2 = 1'h0;
   reg [15:0] s2_level0_3 = 16'h0000;
   reg s2_valid = 1'h0;
   reg [15:0] s3_level1_0 = 16'h0000;
-  reg [1:0] s3_level1_1 = 2'h0;
+  (* init = 2'h0 *)
+  wire [1:0] s3_level1_1;
   reg s3_level1_2 = 1'h0;
   reg [15:0] s3_level1_3 = 16'h0000;
   reg s3_valid = 1'h0;
   reg [15:0] s4_level2_0 = 16'h0000;
-  reg [2:0] s4_level2_1 = 3'h0;
+  (* init = 3'h0 *)
+  wire [2:0] s4_level2_1;
   reg s4_level2_2 = 1'h0;
   reg [15:0] s4_level2_3 = 16'h0000;
   reg s4_valid = 1'h0;
   reg [15:0] s5_level3_0 = 16'h0000;
-  reg [3:0] s5_level3_1 = 4'h0;
+  (* init = 4'h0 *)
+  wire [3:0] s5_level3_1;
   reg s5_level3_2 = 1'h0;
   reg [15:0] s5_level3_3 = 16'h0000;
   reg s5_valid = 1'h0;
   reg [15:0] s6_level4_0 = 16'h0000;
-  reg [4:0] s6_level4_1 = 5'h00;
+  (* init = 5'h00 *)
+  wire [4:0] s6_level4_1;
   reg s6_level4_2 = 1'h0;
   reg [15:0] s6_level4_3 = 16'h0000;
   reg s6_valid = 1'h0;
@@ -165,129 +199,146 @@ module pwl_gelu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   reg s9_sum_1 = 1'h0;
   reg [15:0] s9_sum_2 = 16'h0000;
   reg s9_valid = 1'h0;
-  reg [9:0] slope_c;
+  wire [9:0] slope_c;
+  reg [4:0] slope_rom__addr = 5'h00;
+  wire [9:0] slope_rom__data;
   reg [15:0] spare_data = 16'h0000;
   reg spare_valid = 1'h0;
   wire [17:0] thr0;
-  reg [17:0] thr1;
-  reg [17:0] thr2;
-  reg [17:0] thr3;
-  reg [17:0] thr4;
+  wire [17:0] thr1;
+  reg thr1_rom__addr = 1'h0;
+  wire [17:0] thr1_rom__data;
+  wire [17:0] thr2;
+  reg [1:0] thr2_rom__addr = 2'h0;
+  wire [17:0] thr2_rom__data;
+  wire [17:0] thr3;
+  reg [2:0] thr3_rom__addr = 3'h0;
+  wire [17:0] thr3_rom__data;
+  wire [17:0] thr4;
+  reg [3:0] thr4_rom__addr = 4'h0;
+  wire [17:0] thr4_rom__data;
   wire [15:0] v_c;
   wire [15:0] x;
   wire [15:0] y_c;
   wire [15:0] y_unfold_c;
-  assign \$16  = o_stream__ready | \$15 ;
-  assign \$17  = s10_valid & advance;
-  assign \$18  = s10_valid & advance;
-  always @(posedge clk)
-    s1_fold_0 <= \$19 ;
-  always @(posedge clk)
-    s1_fold_1 <= \$20 ;
-  always @(posedge clk)
-    s1_fold_2 <= \$21 ;
-  always @(posedge clk)
-    s1_valid <= \$22 ;
-  always @(posedge clk)
-    s2_level0_0 <= \$23 ;
-  always @(posedge clk)
-    s2_level0_1 <= \$24 ;
-  always @(posedge clk)
-    s2_level0_2 <= \$25 ;
-  always @(posedge clk)
-    s2_level0_3 <= \$26 ;
-  always @(posedge clk)
-    s2_valid <= \$27 ;
-  always @(posedge clk)
-    s3_level1_0 <= \$28 ;
-  always @(posedge clk)
-    s3_level1_1 <= \$29 ;
-  always @(posedge clk)
-    s3_level1_2 <= \$30 ;
-  always @(posedge clk)
-    s3_level1_3 <= \$31 ;
-  always @(posedge clk)
-    s3_valid <= \$32 ;
-  always @(posedge clk)
-    s4_level2_0 <= \$33 ;
-  always @(posedge clk)
-    s4_level2_1 <= \$34 ;
-  always @(posedge clk)
-    s4_level2_2 <= \$35 ;
-  always @(posedge clk)
-    s4_level2_3 <= \$36 ;
-  always @(posedge clk)
-    s4_valid <= \$37 ;
-  always @(posedge clk)
-    s5_level3_0 <= \$38 ;
-  always @(posedge clk)
-    s5_level3_1 <= \$39 ;
-  always @(posedge clk)
-    s5_level3_2 <= \$40 ;
-  always @(posedge clk)
-    s5_level3_3 <= \$41 ;
-  always @(posedge clk)
-    s5_valid <= \$42 ;
-  always @(posedge clk)
-    s6_level4_0 <= \$43 ;
-  always @(posedge clk)
-    s6_level4_1 <= \$44 ;
-  always @(posedge clk)
-    s6_level4_2 <= \$45 ;
-  always @(posedge clk)
-    s6_level4_3 <= \$46 ;
-  always @(posedge clk)
-    s6_valid <= \$47 ;
-  always @(posedge clk)
-    s7_rom_0 <= \$48 ;
-  always @(posedge clk)
-    s7_rom_1 <= \$49 ;
-  always @(posedge clk)
-    s7_rom_2 <= \$50 ;
-  always @(posedge clk)
-    s7_rom_3 <= \$51 ;
-  always @(posedge clk)
-    s7_rom_4 <= \$52 ;
-  always @(posedge clk)
-    s7_valid <= \$53 ;
-  always @(posedge clk)
-    s8_mul_0 <= \$54 ;
-  always @(posedge clk)
-    s8_mul_1 <= \$55 ;
-  always @(posedge clk)
-    s8_mul_2 <= \$56 ;
-  always @(posedge clk)
-    s8_mul_3 <= \$57 ;
-  always @(posedge clk)
-    s8_mul_4 <= \$58 ;
-  always @(posedge clk)
-    s8_mul_5 <= \$59 ;
-  always @(posedge clk)
-    s8_valid <= \$60 ;
-  always @(posedge clk)
-    s9_sum_0 <= \$61 ;
-  always @(posedge clk)
-    s9_sum_1 <= \$62 ;
-  always @(posedge clk)
-    s9_sum_2 <= \$63 ;
-  always @(posedge clk)
-    s9_valid <= \$64 ;
-  always @(posedge clk)
-    s10_out_0 <= \$65 ;
-  always @(posedge clk)
-    s10_out_1 <= \$66 ;
-  always @(posedge clk)
-    s10_out_2 <= \$67 ;
-  always @(posedge clk)
-    s10_valid <= \$68 ;
-  always @(posedge clk)
-    o_stream__payload <= \$69 ;
-  always @(posedge clk)
-    o_stream__valid <= \$70 ;
-  always @(posedge clk)
-    spare_valid <= \$71 ;
-  always @(posedge clk)
-    spare_data <= \$72 ;
+  reg [16:0] intercept_rom [31:0];
+  initial begin
+    intercept_rom[0] = 17'h00000;
+    intercept_rom[1] = 17'h1fc1c;
+    intercept_rom[2] = 17'h1f3ad;
+    intercept_rom[3] = 17'h1e77d;
+    intercept_rom[4] = 17'h1dad1;
+    intercept_rom[5] = 17'h1cc58;
+    intercept_rom[6] = 17'h1bc55;
+    intercept_rom[7] = 17'h1ad4b;
+    intercept_rom[8] = 17'h19cff;
+    intercept_rom[9] = 17'h18dbc;
+    intercept_rom[10] = 17'h17f81;
+    intercept_rom[11] = 17'h1733a;
+    intercept_rom[12] = 17'h16a73;
+    intercept_rom[13] = 17'h170d3;
+    intercept_rom[14] = 17'h17b0e;
+    intercept_rom[15] = 17'h18660;
+    intercept_rom[16] = 17'h191aa;
+    intercept_rom[17] = 17'h19db4;
+    intercept_rom[18] = 17'h1a9d8;
+    intercept_rom[19] = 17'h1b699;
+    intercept_rom[20] = 17'h1c178;
+    intercept_rom[21] = 17'h1cb8e;
+    intercept_rom[22] = 17'h1d51c;
+    intercept_rom[23] = 17'h1dd99;
+    intercept_rom[24] = 17'h1e59f;
+    intercept_rom[25] = 17'h1ec85;
+    intercept_rom[26] = 17'h1f237;
+    intercept_rom[27] = 17'h1f73b;
+    intercept_rom[28] = 17'h1fb3f;
+    intercept_rom[29] = 17'h1fdf6;
+    intercept_rom[30] = 17'h1ff96;
+    intercept_rom[31] = 17'h0000c;
+  end
+  assign intercept_c = intercept_rom[slope_rom__addr];
+  reg [9:0] slope_rom [31:0];
+  initial begin
+    slope_rom[0] = 10'h000;
+    slope_rom[1] = 10'h3fe;
+    slope_rom[2] = 10'h3f9;
+    slope_rom[3] = 10'h3f1;
+    slope_rom[4] = 10'h3e8;
+    slope_rom[5] = 10'h3dd;
+    slope_rom[6] = 10'h3d0;
+    slope_rom[7] = 10'h3c3;
+    slope_rom[8] = 10'h3b4;
+    slope_rom[9] = 10'h3a5;
+    slope_rom[10] = 10'h396;
+    slope_rom[11] = 10'h388;
+    slope_rom[12] = 10'h37d;
+    slope_rom[13] = 10'h387;
+    slope_rom[14] = 10'h399;
+    slope_rom[15] = 10'h3af;
+    slope_rom[16] = 10'h3c7;
+    slope_rom[17] = 10'h3e3;
+    slope_rom[18] = 10'h002;
+    slope_rom[19] = 10'h026;
+    slope_rom[20] = 10'h048;
+    slope_rom[21] = 10'h06b;
+    slope_rom[22] = 10'h090;
+    slope_rom[23] = 10'h0b5;
+    slope_rom[24] = 10'h0dd;
+    slope_rom[25] = 10'h105;
+    slope_rom[26] = 10'h12c;
+    slope_rom[27] = 10'h156;
+    slope_rom[28] = 10'h182;
+    slope_rom[29] = 10'h1ac;
+    slope_rom[30] = 10'h1d6;
+    slope_rom[31] = 10'h1f7;
+  end
+  assign slope_c = slope_rom[slope_rom__addr];
+  reg [17:0] thr1_rom [1:0];
+  initial begin
+    thr1_rom[0] = 18'h3dd43;
+    thr1_rom[1] = 18'h3f998;
+  end
+  assign thr1 = thr1_rom[thr1_rom__addr];
+  reg [17:0] thr2_rom [3:0];
+  initial begin
+    thr2_rom[0] = 18'h3d324;
+    thr2_rom[1] = 18'h3e67e;
+    thr2_rom[2] = 18'h3f5cb;
+    thr2_rom[3] = 18'h3fd1c;
+  end
+  assign thr2 = thr2_rom[thr2_rom__addr];
+  reg [17:0] thr3_rom [7:0];
+  initial begin
+    thr3_rom[0] = 18'h3cac9;
+    thr3_rom[1] = 18'h3d8a4;
+    thr3_rom[2] = 18'h3e1aa;
+    thr3_rom[3] = 18'h3edd7;
+    thr3_rom[4] = 18'h3f389;
+    thr3_rom[5] = 18'h3f7c1;
+    thr3_rom[6] = 18'h3fb5a;
+    thr3_rom[7] = 18'h3fec7;
+  end
+  assign thr3 = thr3_rom[thr3_rom__addr];
+  reg [17:0] thr4_rom [15:0];
+  initial begin
+    thr4_rom[0] = 18'h3c2b3;
+    thr4_rom[1] = 18'h3cf76;
+    thr4_rom[2] = 18'h3d5ec;
+    thr4_rom[3] = 18'h3db0e;
+    thr4_rom[4] = 18'h3df78;
+    thr4_rom[5] = 18'h3e3f6;
+    thr4_rom[6] = 18'h3eba7;
+    thr4_rom[7] = 18'h3ef8e;
+    thr4_rom[8] = 18'h3f245;
+    thr4_rom[9] = 18'h3f4c3;
+    thr4_rom[10] = 18'h3f6ca;
+    thr4_rom[11] = 18'h3f8ab;
+    thr4_rom[12] = 18'h3fa7f;
+    thr4_rom[13] = 18'h3fc34;
+    thr4_rom[14] = 18'h3fdf0;
+    thr4_rom[15] = 18'h3ff98;
+  end
+  assign thr4 = thr4_rom[thr4_rom__addr];
   assign \$1  = $signed(i_stream__payload) < $signed(1'h0);
   assign \$2  = - $signed(i_stream__payload);
   assign \$3  = \$1  ? { i_stream__payload[15], i_stream__payload } : \$2 ;
@@ -308,668 +359,219 @@ module pwl_gelu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   assign advance = ~ spare_valid;
   assign \$14  = ~ rst;
   assign i_stream__ready = advance & \$14 ;
-  assign \$15  = ~ o_stream__valid;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s2_level0_1)
-      1'h0:
-          thr1 = 18'h3dd43;
-      1'h1:
-          thr1 = 18'h3f998;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s3_level1_1)
-      2'h0:
-          thr2 = 18'h3d324;
-      2'h1:
-          thr2 = 18'h3e67e;
-      2'h2:
-          thr2 = 18'h3f5cb;
-      2'h3:
-          thr2 = 18'h3fd1c;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s4_level2_1)
-      3'h0:
-          thr3 = 18'h3cac9;
-      3'h1:
-          thr3 = 18'h3d8a4;
-      3'h2:
-          thr3 = 18'h3e1aa;
-      3'h3:
-          thr3 = 18'h3edd7;
-      3'h4:
-          thr3 = 18'h3f389;
-      3'h5:
-          thr3 = 18'h3f7c1;
-      3'h6:
-          thr3 = 18'h3fb5a;
-      3'h7:
-          thr3 = 18'h3fec7;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s5_level3_1)
-      4'h0:
-          thr4 = 18'h3c2b3;
-      4'h1:
-          thr4 = 18'h3cf76;
-      4'h2:
-          thr4 = 18'h3d5ec;
-      4'h3:
-          thr4 = 18'h3db0e;
-      4'h4:
-          thr4 = 18'h3df78;
-      4'h5:
-          thr4 = 18'h3e3f6;
-      4'h6:
-          thr4 = 18'h3eba7;
-      4'h7:
-          thr4 = 18'h3ef8e;
-      4'h8:
-          thr4 = 18'h3f245;
-      4'h9:
-          thr4 = 18'h3f4c3;
-      4'ha:
-          thr4 = 18'h3f6ca;
-      4'hb:
-          thr4 = 18'h3f8ab;
-      4'hc:
-          thr4 = 18'h3fa7f;
-      4'hd:
-          thr4 = 18'h3fc34;
-      4'he:
-          thr4 = 18'h3fdf0;
-      4'hf:
-          thr4 = 18'h3ff98;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s6_level4_1)
-      5'h00:
-          slope_c = 10'h000;
-      5'h01:
-          slope_c = 10'h3fe;
-      5'h02:
-          slope_c = 10'h3f9;
-      5'h03:
-          slope_c = 10'h3f1;
-      5'h04:
-          slope_c = 10'h3e8;
-      5'h05:
-          slope_c = 10'h3dd;
-      5'h06:
-          slope_c = 10'h3d0;
-      5'h07:
-          slope_c = 10'h3c3;
-      5'h08:
-          slope_c = 10'h3b4;
-      5'h09:
-          slope_c = 10'h3a5;
-      5'h0a:
-          slope_c = 10'h396;
-      5'h0b:
-          slope_c = 10'h388;
-      5'h0c:
-          slope_c = 10'h37d;
-      5'h0d:
-          slope_c = 10'h387;
-      5'h0e:
-          slope_c = 10'h399;
-      5'h0f:
-          slope_c = 10'h3af;
-      5'h10:
-          slope_c = 10'h3c7;
-      5'h11:
-          slope_c = 10'h3e3;
-      5'h12:
-          slope_c = 10'h002;
-      5'h13:
-          slope_c = 10'h026;
-      5'h14:
-          slope_c = 10'h048;
-      5'h15:
-          slope_c = 10'h06b;
-      5'h16:
-          slope_c = 10'h090;
-      5'h17:
-          slope_c = 10'h0b5;
-      5'h18:
-          slope_c = 10'h0dd;
-      5'h19:
-          slope_c = 10'h105;
-      5'h1a:
-          slope_c = 10'h12c;
-      5'h1b:
-          slope_c = 10'h156;
-      5'h1c:
-          slope_c = 10'h182;
-      5'h1d:
-          slope_c = 10'h1ac;
-      5'h1e:
-          slope_c = 10'h1d6;
-      default:
-          slope_c = 10'h1f7;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s6_level4_1)
-      5'h00:
-          intercept_c = 17'h00000;
-      5'h01:
-          intercept_c = 17'h1fc1c;
-      5'h02:
-          intercept_c = 17'h1f3ad;
-      5'h03:
-          intercept_c = 17'h1e77d;
-      5'h04:
-          intercept_c = 17'h1dad1;
-      5'h05:
-          intercept_c = 17'h1cc58;
-      5'h06:
-          intercept_c = 17'h1bc55;
-      5'h07:
-          intercept_c = 17'h1ad4b;
-      5'h08:
-          intercept_c = 17'h19cff;
-      5'h09:
-          intercept_c = 17'h18dbc;
-      5'h0a:
-          intercept_c = 17'h17f81;
-      5'h0b:
-          intercept_c = 17'h1733a;
-      5'h0c:
-          intercept_c = 17'h16a73;
-      5'h0d:
-          intercept_c = 17'h170d3;
-      5'h0e:
-          intercept_c = 17'h17b0e;
-      5'h0f:
-          intercept_c = 17'h18660;
-      5'h10:
-          intercept_c = 17'h191aa;
-      5'h11:
-          intercept_c = 17'h19db4;
-      5'h12:
-          intercept_c = 17'h1a9d8;
-      5'h13:
-          intercept_c = 17'h1b699;
-      5'h14:
-          intercept_c = 17'h1c178;
-      5'h15:
-          intercept_c = 17'h1cb8e;
-      5'h16:
-          intercept_c = 17'h1d51c;
-      5'h17:
-          intercept_c = 17'h1dd99;
-      5'h18:
-          intercept_c = 17'h1e59f;
-      5'h19:
-          intercept_c = 17'h1ec85;
-      5'h1a:
-          intercept_c = 17'h1f237;
-      5'h1b:
-          intercept_c = 17'h1f73b;
-      5'h1c:
-          intercept_c = 17'h1fb3f;
-      5'h1d:
-          intercept_c = 17'h1fdf6;
-      5'h1e:
-          intercept_c = 17'h1ff96;
-      default:
-          intercept_c = 17'h0000c;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$19  = s1_fold_0;
-    if (advance) begin
-      \$19  = \$3 [15:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$20  = s1_fold_1;
-    if (advance) begin
-      \$20  = pos_c;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$21  = s1_fold_2;
-    if (advance) begin
-      \$21  = i_stream__payload;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$22  = s1_valid;
-    if (advance) begin
-      \$22  = i_stream__valid;
-    end
-    if (rst) begin
-      \$22  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$23  = s2_level0_0;
-    if (advance) begin
-      \$23  = s1_fold_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$24  = s2_level0_1;
-    if (advance) begin
-      \$24  = bit0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$25  = s2_level0_2;
-    if (advance) begin
-      \$25  = s1_fold_1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$26  = s2_level0_3;
-    if (advance) begin
-      \$26  = s1_fold_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$27  = s2_valid;
-    if (advance) begin
-      \$27  = s1_valid;
-    end
-    if (rst) begin
-      \$27  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$28  = s3_level1_0;
-    if (advance) begin
-      \$28  = s2_level0_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$29  = s3_level1_1;
-    if (advance) begin
-      \$29  = { s2_level0_1, bit1 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$30  = s3_level1_2;
-    if (advance) begin
-      \$30  = s2_level0_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$31  = s3_level1_3;
-    if (advance) begin
-      \$31  = s2_level0_3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$32  = s3_valid;
-    if (advance) begin
-      \$32  = s2_valid;
-    end
-    if (rst) begin
-      \$32  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$33  = s4_level2_0;
-    if (advance) begin
-      \$33  = s3_level1_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$34  = s4_level2_1;
-    if (advance) begin
-      \$34  = { s3_level1_1, bit2 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$35  = s4_level2_2;
-    if (advance) begin
-      \$35  = s3_level1_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$36  = s4_level2_3;
-    if (advance) begin
-      \$36  = s3_level1_3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$37  = s4_valid;
-    if (advance) begin
-      \$37  = s3_valid;
-    end
-    if (rst) begin
-      \$37  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$38  = s5_level3_0;
-    if (advance) begin
-      \$38  = s4_level2_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$39  = s5_level3_1;
-    if (advance) begin
-      \$39  = { s4_level2_1, bit3 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$40  = s5_level3_2;
-    if (advance) begin
-      \$40  = s4_level2_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$41  = s5_level3_3;
-    if (advance) begin
-      \$41  = s4_level2_3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$42  = s5_valid;
-    if (advance) begin
-      \$42  = s4_valid;
-    end
-    if (rst) begin
-      \$42  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$43  = s6_level4_0;
-    if (advance) begin
-      \$43  = s5_level3_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$44  = s6_level4_1;
-    if (advance) begin
-      \$44  = { s5_level3_1, bit4 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$45  = s6_level4_2;
-    if (advance) begin
-      \$45  = s5_level3_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$46  = s6_level4_3;
-    if (advance) begin
-      \$46  = s5_level3_3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$47  = s6_valid;
-    if (advance) begin
-      \$47  = s5_valid;
-    end
-    if (rst) begin
-      \$47  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$48  = s7_rom_0;
-    if (advance) begin
-      \$48  = s6_level4_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$49  = s7_rom_1;
-    if (advance) begin
-      \$49  = slope_c;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$50  = s7_rom_2;
-    if (advance) begin
-      \$50  = intercept_c;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$51  = s7_rom_3;
-    if (advance) begin
-      \$51  = s6_level4_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$52  = s7_rom_4;
-    if (advance) begin
-      \$52  = s6_level4_3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$53  = s7_valid;
-    if (advance) begin
-      \$53  = s6_valid;
-    end
-    if (rst) begin
-      \$53  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$54  = s8_mul_0;
-    if (advance) begin
-      \$54  = product0_c;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = s8_mul_1;
-    if (advance) begin
-      \$55  = product1_c;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = s8_mul_2;
-    if (advance) begin
-      \$56  = product2_c;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = s8_mul_3;
-    if (advance) begin
-      \$57  = s7_rom_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = s8_mul_4;
-    if (advance) begin
-      \$58  = s7_rom_3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = s8_mul_5;
-    if (advance) begin
-      \$59  = s7_rom_4;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = s8_valid;
-    if (advance) begin
-      \$60  = s7_valid;
-    end
-    if (rst) begin
-      \$60  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = s9_sum_0;
-    if (advance) begin
-      \$61  = \$10 [20:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = s9_sum_1;
-    if (advance) begin
-      \$62  = s8_mul_4;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = s9_sum_2;
-    if (advance) begin
-      \$63  = s8_mul_5;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = s9_valid;
-    if (advance) begin
-      \$64  = s8_valid;
-    end
-    if (rst) begin
-      \$64  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = s10_out_0;
-    if (advance) begin
-      \$65  = \$11 [15:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = s10_out_1;
-    if (advance) begin
-      \$66  = s9_sum_1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = s10_out_2;
-    if (advance) begin
-      \$67  = s9_sum_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = s10_valid;
-    if (advance) begin
-      \$68  = s9_valid;
-    end
-    if (rst) begin
-      \$68  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = o_stream__payload;
-    if (\$16 ) begin
-      (* full_case = 32'd1 *)
-      if (spare_valid) begin
-        \$69  = spare_data;
-      end else begin
-        \$69  = \$13 [15:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = o_stream__valid;
-    if (\$16 ) begin
-      (* full_case = 32'd1 *)
-      if (spare_valid) begin
-        \$70  = 1'h1;
-      end else begin
-        \$70  = \$18 ;
-      end
-    end
-    if (rst) begin
-      \$70  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = spare_valid;
-    if (\$16 ) begin
-      if (spare_valid) begin
-        \$71  = 1'h0;
-      end
-    end else if (\$17 ) begin
-      \$71  = 1'h1;
-    end
-    if (rst) begin
-      \$71  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = spare_data;
-    if (\$16 ) begin
-    end else if (\$17 ) begin
-      \$72  = \$13 [15:0];
-    end
-  end
+  assign \$15  = spare_valid ? s1_fold_0 : \$3 [15:0];
+  assign \$16  = spare_valid ? s1_fold_1 : pos_c;
+  assign \$17  = spare_valid ? s1_fold_2 : i_stream__payload;
+  assign \$18  = spare_valid ? s1_valid : i_stream__valid;
+  assign \$19  = rst ? 1'h0 : \$18 ;
+  assign \$20  = spare_valid ? s2_level0_0 : s1_fold_0;
+  assign \$21  = spare_valid ? thr1_rom__addr : bit0;
+  assign \$22  = spare_valid ? s2_level0_2 : s1_fold_1;
+  assign \$23  = spare_valid ? s2_level0_3 : s1_fold_2;
+  assign \$24  = spare_valid ? s2_valid : s1_valid;
+  assign \$25  = rst ? 1'h0 : \$24 ;
+  assign \$26  = spare_valid ? s3_level1_0 : s2_level0_0;
+  assign \$27  = spare_valid ? thr2_rom__addr : { thr1_rom__addr, bit1 };
+  assign \$28  = spare_valid ? s3_level1_2 : s2_level0_2;
+  assign \$29  = spare_valid ? s3_level1_3 : s2_level0_3;
+  assign \$30  = spare_valid ? s3_valid : s2_valid;
+  assign \$31  = rst ? 1'h0 : \$30 ;
+  assign \$32  = spare_valid ? s4_level2_0 : s3_level1_0;
+  assign \$33  = spare_valid ? thr3_rom__addr : { thr2_rom__addr, bit2 };
+  assign \$34  = spare_valid ? s4_level2_2 : s3_level1_2;
+  assign \$35  = spare_valid ? s4_level2_3 : s3_level1_3;
+  assign \$36  = spare_valid ? s4_valid : s3_valid;
+  assign \$37  = rst ? 1'h0 : \$36 ;
+  assign \$38  = spare_valid ? s5_level3_0 : s4_level2_0;
+  assign \$39  = spare_valid ? thr4_rom__addr : { thr3_rom__addr, bit3 };
+  assign \$40  = spare_valid ? s5_level3_2 : s4_level2_2;
+  assign \$41  = spare_valid ? s5_level3_3 : s4_level2_3;
+  assign \$42  = spare_valid ? s5_valid : s4_valid;
+  assign \$43  = rst ? 1'h0 : \$42 ;
+  assign \$44  = spare_valid ? s6_level4_0 : s5_level3_0;
+  assign \$45  = spare_valid ? slope_rom__addr : { thr4_rom__addr, bit4 };
+  assign \$46  = spare_valid ? s6_level4_2 : s5_level3_2;
+  assign \$47  = spare_valid ? s6_level4_3 : s5_level3_3;
+  assign \$48  = spare_valid ? s6_valid : s5_valid;
+  assign \$49  = rst ? 1'h0 : \$48 ;
+  assign \$50  = spare_valid ? s7_rom_0 : s6_level4_0;
+  assign \$51  = spare_valid ? s7_rom_1 : slope_c;
+  assign \$52  = spare_valid ? s7_rom_2 : intercept_c;
+  assign \$53  = spare_valid ? s7_rom_3 : s6_level4_2;
+  assign \$54  = spare_valid ? s7_rom_4 : s6_level4_3;
+  assign \$55  = spare_valid ? s7_valid : s6_valid;
+  assign \$56  = rst ? 1'h0 : \$55 ;
+  assign \$57  = spare_valid ? s8_mul_0 : product0_c;
+  assign \$58  = spare_valid ? s8_mul_1 : product1_c;
+  assign \$59  = spare_valid ? s8_mul_2 : product2_c;
+  assign \$60  = spare_valid ? s8_mul_3 : s7_rom_2;
+  assign \$61  = spare_valid ? s8_mul_4 : s7_rom_3;
+  assign \$62  = spare_valid ? s8_mul_5 : s7_rom_4;
+  assign \$63  = spare_valid ? s8_valid : s7_valid;
+  assign \$64  = rst ? 1'h0 : \$63 ;
+  assign \$65  = spare_valid ? s9_sum_0 : \$10 [20:0];
+  assign \$66  = spare_valid ? s9_sum_1 : s8_mul_4;
+  assign \$67  = spare_valid ? s9_sum_2 : s8_mul_5;
+  assign \$68  = spare_valid ? s9_valid : s8_valid;
+  assign \$69  = rst ? 1'h0 : \$68 ;
+  assign \$70  = spare_valid ? s10_out_0 : \$11 [15:0];
+  assign \$71  = spare_valid ? s10_out_1 : s9_sum_1;
+  assign \$72  = spare_valid ? s10_out_2 : s9_sum_2;
+  assign \$73  = spare_valid ? s10_valid : s9_valid;
+  assign \$74  = rst ? 1'h0 : \$73 ;
+  assign \$75  = ~ o_stream__valid;
+  assign \$76  = o_stream__ready | \$75 ;
+  assign \$77  = spare_valid ? spare_data : \$13 [15:0];
+  assign \$78  = \$76  ? \$77  : o_stream__payload;
+  assign \$79  = ~ rst;
+  assign \$80  = ~ o_stream__valid;
+  assign \$81  = o_stream__ready | \$80 ;
+  assign \$82  = s10_valid & advance;
+  assign \$83  = spare_valid | \$82 ;
+  assign \$84  = \$81  ? \$83  : o_stream__valid;
+  assign \$85  = \$79  & \$84 ;
+  assign \$86  = ~ o_stream__valid;
+  assign \$87  = o_stream__ready | \$86 ;
+  assign \$88  = ~ \$87 ;
+  assign \$89  = s10_valid & advance;
+  assign \$90  = \$88  & \$89 ;
+  assign \$91  = \$90  ? \$13 [15:0] : spare_data;
+  assign \$92  = ~ rst;
+  assign \$93  = ~ o_stream__valid;
+  assign \$94  = o_stream__ready | \$93 ;
+  assign \$95  = ~ \$94 ;
+  assign \$96  = \$92  & \$95 ;
+  assign \$97  = s10_valid & advance;
+  assign \$98  = spare_valid | \$97 ;
+  assign \$99  = \$96  & \$98 ;
+  always @(posedge clk)
+    s1_fold_0 <= \$15 ;
+  always @(posedge clk)
+    s1_fold_1 <= \$16 ;
+  always @(posedge clk)
+    s1_fold_2 <= \$17 ;
+  always @(posedge clk)
+    s1_valid <= \$19 ;
+  always @(posedge clk)
+    s2_level0_0 <= \$20 ;
+  always @(posedge clk)
+    thr1_rom__addr <= \$21 ;
+  always @(posedge clk)
+    s2_level0_2 <= \$22 ;
+  always @(posedge clk)
+    s2_level0_3 <= \$23 ;
+  always @(posedge clk)
+    s2_valid <= \$25 ;
+  always @(posedge clk)
+    s3_level1_0 <= \$26 ;
+  always @(posedge clk)
+    thr2_rom__addr <= \$27 ;
+  always @(posedge clk)
+    s3_level1_2 <= \$28 ;
+  always @(posedge clk)
+    s3_level1_3 <= \$29 ;
+  always @(posedge clk)
+    s3_valid <= \$31 ;
+  always @(posedge clk)
+    s4_level2_0 <= \$32 ;
+  always @(posedge clk)
+    thr3_rom__addr <= \$33 ;
+  always @(posedge clk)
+    s4_level2_2 <= \$34 ;
+  always @(posedge clk)
+    s4_level2_3 <= \$35 ;
+  always @(posedge clk)
+    s4_valid <= \$37 ;
+  always @(posedge clk)
+    s5_level3_0 <= \$38 ;
+  always @(posedge clk)
+    thr4_rom__addr <= \$39 ;
+  always @(posedge clk)
+    s5_level3_2 <= \$40 ;
+  always @(posedge clk)
+    s5_level3_3 <= \$41 ;
+  always @(posedge clk)
+    s5_valid <= \$43 ;
+  always @(posedge clk)
+    s6_level4_0 <= \$44 ;
+  always @(posedge clk)
+    slope_rom__addr <= \$45 ;
+  always @(posedge clk)
+    s6_level4_2 <= \$46 ;
+  always @(posedge clk)
+    s6_level4_3 <= \$47 ;
+  always @(posedge clk)
+    s6_valid <= \$49 ;
+  always @(posedge clk)
+    s7_rom_0 <= \$50 ;
+  always @(posedge clk)
+    s7_rom_1 <= \$51 ;
+  always @(posedge clk)
+    s7_rom_2 <= \$52 ;
+  always @(posedge clk)
+    s7_rom_3 <= \$53 ;
+  always @(posedge clk)
+    s7_rom_4 <= \$54 ;
+  always @(posedge clk)
+    s7_valid <= \$56 ;
+  always @(posedge clk)
+    s8_mul_0 <= \$57 ;
+  always @(posedge clk)
+    s8_mul_1 <= \$58 ;
+  always @(posedge clk)
+    s8_mul_2 <= \$59 ;
+  always @(posedge clk)
+    s8_mul_3 <= \$60 ;
+  always @(posedge clk)
+    s8_mul_4 <= \$61 ;
+  always @(posedge clk)
+    s8_mul_5 <= \$62 ;
+  always @(posedge clk)
+    s8_valid <= \$64 ;
+  always @(posedge clk)
+    s9_sum_0 <= \$65 ;
+  always @(posedge clk)
+    s9_sum_1 <= \$66 ;
+  always @(posedge clk)
+    s9_sum_2 <= \$67 ;
+  always @(posedge clk)
+    s9_valid <= \$69 ;
+  always @(posedge clk)
+    s10_out_0 <= \$70 ;
+  always @(posedge clk)
+    s10_out_1 <= \$71 ;
+  always @(posedge clk)
+    s10_out_2 <= \$72 ;
+  always @(posedge clk)
+    s10_valid <= \$74 ;
+  always @(posedge clk)
+    o_stream__payload <= \$78 ;
+  always @(posedge clk)
+    o_stream__valid <= \$85 ;
+  always @(posedge clk)
+    spare_data <= \$91 ;
+  always @(posedge clk)
+    spare_valid <= \$99 ;
   assign x = i_stream__payload;
   assign v_c = \$3 [15:0];
   assign thr0 = 18'h3f0fd;
   assign prefix0 = bit0;
-  assign prefix1 = { s2_level0_1, bit1 };
-  assign prefix2 = { s3_level1_1, bit2 };
-  assign prefix3 = { s4_level2_1, bit3 };
-  assign prefix4 = { s5_level3_1, bit4 };
+  assign s2_level0_1 = thr1_rom__addr;
+  assign thr1_rom__data = thr1;
+  assign prefix1 = { thr1_rom__addr, bit1 };
+  assign s3_level1_1 = thr2_rom__addr;
+  assign thr2_rom__data = thr2;
+  assign prefix2 = { thr2_rom__addr, bit2 };
+  assign s4_level2_1 = thr3_rom__addr;
+  assign thr3_rom__data = thr3;
+  assign prefix3 = { thr3_rom__addr, bit3 };
+  assign s5_level3_1 = thr4_rom__addr;
+  assign thr4_rom__data = thr4;
+  assign prefix4 = { thr4_rom__addr, bit4 };
+  assign s6_level4_1 = slope_rom__addr;
+  assign intercept_rom__addr = slope_rom__addr;
+  assign slope_rom__data = slope_c;
+  assign intercept_rom__data = intercept_c;
   assign acc_c = \$10 [20:0];
   assign rounded = { \$11 [20], \$11  };
   assign y_c = \$11 [15:0];

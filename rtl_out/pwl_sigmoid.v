@@ -3,77 +3,105 @@
 (* top =  1  *)
 (* generator = "Amaranth" *)
 module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_stream__payload, o_stream__valid, i_stream__payload);
-  reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire [33:0] \$10 ;
   wire [23:0] \$11 ;
   wire [17:0] \$12 ;
   wire [21:0] \$13 ;
   wire \$14 ;
-  wire \$15 ;
+  wire [15:0] \$15 ;
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
-  reg [15:0] \$19 ;
+  wire [15:0] \$19 ;
   wire [16:0] \$2 ;
-  reg \$20 ;
-  reg \$21 ;
-  reg [15:0] \$22 ;
-  reg \$23 ;
-  reg \$24 ;
-  reg \$25 ;
-  reg [15:0] \$26 ;
-  reg [1:0] \$27 ;
-  reg \$28 ;
-  reg \$29 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire [15:0] \$24 ;
+  wire [1:0] \$25 ;
+  wire \$26 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire [15:0] \$29 ;
   wire [16:0] \$3 ;
-  reg [15:0] \$30 ;
-  reg [2:0] \$31 ;
-  reg \$32 ;
-  reg \$33 ;
-  reg [15:0] \$34 ;
-  reg [3:0] \$35 ;
-  reg \$36 ;
-  reg \$37 ;
-  reg [15:0] \$38 ;
-  reg [4:0] \$39 ;
+  wire [2:0] \$30 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire [15:0] \$34 ;
+  wire [3:0] \$35 ;
+  wire \$36 ;
+  wire \$37 ;
+  wire \$38 ;
+  wire [15:0] \$39 ;
   wire [26:0] \$4 ;
-  reg \$40 ;
-  reg \$41 ;
-  reg [15:0] \$42 ;
-  reg [5:0] \$43 ;
-  reg \$44 ;
-  reg \$45 ;
-  reg [15:0] \$46 ;
-  reg [6:0] \$47 ;
-  reg \$48 ;
-  reg \$49 ;
+  wire [4:0] \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire [15:0] \$44 ;
+  wire [5:0] \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire [15:0] \$49 ;
   wire [21:0] \$5 ;
-  reg [15:0] \$50 ;
-  reg [9:0] \$51 ;
-  reg [19:0] \$52 ;
-  reg \$53 ;
-  reg \$54 ;
-  reg [20:0] \$55 ;
-  reg [20:0] \$56 ;
-  reg [17:0] \$57 ;
-  reg [19:0] \$58 ;
-  reg \$59 ;
+  wire [6:0] \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire [15:0] \$54 ;
+  wire [9:0] \$55 ;
+  wire [19:0] \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
   wire [27:0] \$6 ;
-  reg \$60 ;
-  reg [23:0] \$61 ;
-  reg \$62 ;
-  reg \$63 ;
-  reg [15:0] \$64 ;
-  reg \$65 ;
-  reg \$66 ;
-  reg [15:0] \$67 ;
-  reg \$68 ;
-  reg \$69 ;
+  wire [20:0] \$60 ;
+  wire [20:0] \$61 ;
+  wire [17:0] \$62 ;
+  wire [19:0] \$63 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire [23:0] \$67 ;
+  wire \$68 ;
+  wire \$69 ;
   wire [27:0] \$7 ;
-  reg [15:0] \$70 ;
+  wire \$70 ;
+  wire [15:0] \$71 ;
+  wire \$72 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire \$76 ;
+  wire [15:0] \$77 ;
+  wire [15:0] \$78 ;
+  wire \$79 ;
   wire [28:0] \$8 ;
+  wire \$80 ;
+  wire \$81 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire \$84 ;
+  wire \$85 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire \$88 ;
+  wire \$89 ;
   wire [32:0] \$9 ;
+  wire \$90 ;
+  wire [15:0] \$91 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire \$94 ;
+  wire \$95 ;
+  wire \$96 ;
+  wire \$97 ;
+  wire \$98 ;
+  wire \$99 ;
   wire [23:0] acc_c;
   wire advance;
   wire bit0;
@@ -91,7 +119,10 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
   wire i_stream__ready;
   input i_stream__valid;
   wire i_stream__valid;
-  reg [19:0] intercept_c;
+  wire [19:0] intercept_c;
+  (* init = 7'h00 *)
+  wire [6:0] intercept_rom__addr;
+  wire [19:0] intercept_rom__data;
   wire [21:0] mirrored;
   output [15:0] o_stream__payload;
   reg [15:0] o_stream__payload = 16'h0000;
@@ -133,31 +164,38 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
   reg s1_fold_1 = 1'h0;
   reg s1_valid = 1'h0;
   reg [15:0] s2_level0_0 = 16'h0000;
-  reg s2_level0_1 = 1'h0;
+  (* init = 1'h0 *)
+  wire s2_level0_1;
   reg s2_level0_2 = 1'h0;
   reg s2_valid = 1'h0;
   reg [15:0] s3_level1_0 = 16'h0000;
-  reg [1:0] s3_level1_1 = 2'h0;
+  (* init = 2'h0 *)
+  wire [1:0] s3_level1_1;
   reg s3_level1_2 = 1'h0;
   reg s3_valid = 1'h0;
   reg [15:0] s4_level2_0 = 16'h0000;
-  reg [2:0] s4_level2_1 = 3'h0;
+  (* init = 3'h0 *)
+  wire [2:0] s4_level2_1;
   reg s4_level2_2 = 1'h0;
   reg s4_valid = 1'h0;
   reg [15:0] s5_level3_0 = 16'h0000;
-  reg [3:0] s5_level3_1 = 4'h0;
+  (* init = 4'h0 *)
+  wire [3:0] s5_level3_1;
   reg s5_level3_2 = 1'h0;
   reg s5_valid = 1'h0;
   reg [15:0] s6_level4_0 = 16'h0000;
-  reg [4:0] s6_level4_1 = 5'h00;
+  (* init = 5'h00 *)
+  wire [4:0] s6_level4_1;
   reg s6_level4_2 = 1'h0;
   reg s6_valid = 1'h0;
   reg [15:0] s7_level5_0 = 16'h0000;
-  reg [5:0] s7_level5_1 = 6'h00;
+  (* init = 6'h00 *)
+  wire [5:0] s7_level5_1;
   reg s7_level5_2 = 1'h0;
   reg s7_valid = 1'h0;
   reg [15:0] s8_level6_0 = 16'h0000;
-  reg [6:0] s8_level6_1 = 7'h00;
+  (* init = 7'h00 *)
+  wire [6:0] s8_level6_1;
   reg s8_level6_2 = 1'h0;
   reg s8_valid = 1'h0;
   reg [15:0] s9_rom_0 = 16'h0000;
@@ -165,126 +203,448 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
   reg [19:0] s9_rom_2 = 20'h00000;
   reg s9_rom_3 = 1'h0;
   reg s9_valid = 1'h0;
-  reg [9:0] slope_c;
+  wire [9:0] slope_c;
+  reg [6:0] slope_rom__addr = 7'h00;
+  wire [9:0] slope_rom__data;
   reg [15:0] spare_data = 16'h0000;
   reg spare_valid = 1'h0;
   wire [17:0] thr0;
-  reg [17:0] thr1;
-  reg [17:0] thr2;
-  reg [17:0] thr3;
-  reg [17:0] thr4;
-  reg [17:0] thr5;
-  reg [17:0] thr6;
+  wire [17:0] thr1;
+  reg thr1_rom__addr = 1'h0;
+  wire [17:0] thr1_rom__data;
+  wire [17:0] thr2;
+  reg [1:0] thr2_rom__addr = 2'h0;
+  wire [17:0] thr2_rom__data;
+  wire [17:0] thr3;
+  reg [2:0] thr3_rom__addr = 3'h0;
+  wire [17:0] thr3_rom__data;
+  wire [17:0] thr4;
+  reg [3:0] thr4_rom__addr = 4'h0;
+  wire [17:0] thr4_rom__data;
+  wire [17:0] thr5;
+  reg [4:0] thr5_rom__addr = 5'h00;
+  wire [17:0] thr5_rom__data;
+  wire [17:0] thr6;
+  reg [5:0] thr6_rom__addr = 6'h00;
+  wire [17:0] thr6_rom__data;
   wire [15:0] v_c;
   wire [15:0] x;
   wire [15:0] y_c;
   wire [15:0] y_unfold_c;
-  assign \$17  = s12_valid & advance;
-  assign \$18  = s12_valid & advance;
-  always @(posedge clk)
-    s1_fold_0 <= \$19 ;
-  always @(posedge clk)
-    s1_fold_1 <= \$20 ;
-  always @(posedge clk)
-    s1_valid <= \$21 ;
-  always @(posedge clk)
-    s2_level0_0 <= \$22 ;
-  always @(posedge clk)
-    s2_level0_1 <= \$23 ;
-  always @(posedge clk)
-    s2_level0_2 <= \$24 ;
-  always @(posedge clk)
-    s2_valid <= \$25 ;
-  always @(posedge clk)
-    s3_level1_0 <= \$26 ;
-  always @(posedge clk)
-    s3_level1_1 <= \$27 ;
-  always @(posedge clk)
-    s3_level1_2 <= \$28 ;
-  always @(posedge clk)
-    s3_valid <= \$29 ;
-  always @(posedge clk)
-    s4_level2_0 <= \$30 ;
-  always @(posedge clk)
-    s4_level2_1 <= \$31 ;
-  always @(posedge clk)
-    s4_level2_2 <= \$32 ;
-  always @(posedge clk)
-    s4_valid <= \$33 ;
-  always @(posedge clk)
-    s5_level3_0 <= \$34 ;
-  always @(posedge clk)
-    s5_level3_1 <= \$35 ;
-  always @(posedge clk)
-    s5_level3_2 <= \$36 ;
-  always @(posedge clk)
-    s5_valid <= \$37 ;
-  always @(posedge clk)
-    s6_level4_0 <= \$38 ;
-  always @(posedge clk)
-    s6_level4_1 <= \$39 ;
-  always @(posedge clk)
-    s6_level4_2 <= \$40 ;
-  always @(posedge clk)
-    s6_valid <= \$41 ;
-  always @(posedge clk)
-    s7_level5_0 <= \$42 ;
-  always @(posedge clk)
-    s7_level5_1 <= \$43 ;
-  always @(posedge clk)
-    s7_level5_2 <= \$44 ;
-  always @(posedge clk)
-    s7_valid <= \$45 ;
-  always @(posedge clk)
-    s8_level6_0 <= \$46 ;
-  always @(posedge clk)
-    s8_level6_1 <= \$47 ;
-  always @(posedge clk)
-    s8_level6_2 <= \$48 ;
-  always @(posedge clk)
-    s8_valid <= \$49 ;
-  always @(posedge clk)
-    s9_rom_0 <= \$50 ;
-  always @(posedge clk)
-    s9_rom_1 <= \$51 ;
-  always @(posedge clk)
-    s9_rom_2 <= \$52 ;
-  always @(posedge clk)
-    s9_rom_3 <= \$53 ;
-  always @(posedge clk)
-    s9_valid <= \$54 ;
-  always @(posedge clk)
-    s10_mul_0 <= \$55 ;
-  always @(posedge clk)
-    s10_mul_1 <= \$56 ;
-  always @(posedge clk)
-    s10_mul_2 <= \$57 ;
-  always @(posedge clk)
-    s10_mul_3 <= \$58 ;
-  always @(posedge clk)
-    s10_mul_4 <= \$59 ;
-  always @(posedge clk)
-    s10_valid <= \$60 ;
-  always @(posedge clk)
-    s11_sum_0 <= \$61 ;
-  always @(posedge clk)
-    s11_sum_1 <= \$62 ;
-  always @(posedge clk)
-    s11_valid <= \$63 ;
-  always @(posedge clk)
-    s12_out_0 <= \$64 ;
-  always @(posedge clk)
-    s12_out_1 <= \$65 ;
-  always @(posedge clk)
-    s12_valid <= \$66 ;
-  always @(posedge clk)
-    o_stream__payload <= \$67 ;
-  always @(posedge clk)
-    o_stream__valid <= \$68 ;
-  always @(posedge clk)
-    spare_valid <= \$69 ;
-  always @(posedge clk)
-    spare_data <= \$70 ;
+  reg [19:0] intercept_rom [127:0];
+  initial begin
+    intercept_rom[0] = 20'h008b0;
+    intercept_rom[1] = 20'h008a7;
+    intercept_rom[2] = 20'h008b1;
+    intercept_rom[3] = 20'h008bb;
+    intercept_rom[4] = 20'h00feb;
+    intercept_rom[5] = 20'h00fe4;
+    intercept_rom[6] = 20'h00fec;
+    intercept_rom[7] = 20'h0169d;
+    intercept_rom[8] = 20'h0169a;
+    intercept_rom[9] = 20'h016a3;
+    intercept_rom[10] = 20'h01cfa;
+    intercept_rom[11] = 20'h02318;
+    intercept_rom[12] = 20'h02902;
+    intercept_rom[13] = 20'h02ec2;
+    intercept_rom[14] = 20'h0345c;
+    intercept_rom[15] = 20'h039d6;
+    intercept_rom[16] = 20'h03f33;
+    intercept_rom[17] = 20'h04477;
+    intercept_rom[18] = 20'h049a3;
+    intercept_rom[19] = 20'h04eb9;
+    intercept_rom[20] = 20'h053bb;
+    intercept_rom[21] = 20'h058ab;
+    intercept_rom[22] = 20'h06257;
+    intercept_rom[23] = 20'h06bc6;
+    intercept_rom[24] = 20'h074fe;
+    intercept_rom[25] = 20'h07e05;
+    intercept_rom[26] = 20'h086dd;
+    intercept_rom[27] = 20'h08f8c;
+    intercept_rom[28] = 20'h09813;
+    intercept_rom[29] = 20'h0a075;
+    intercept_rom[30] = 20'h0a8b7;
+    intercept_rom[31] = 20'h0b0d9;
+    intercept_rom[32] = 20'h0bcd1;
+    intercept_rom[33] = 20'h0c88c;
+    intercept_rom[34] = 20'h0d40b;
+    intercept_rom[35] = 20'h0df53;
+    intercept_rom[36] = 20'h0ea68;
+    intercept_rom[37] = 20'h0f54d;
+    intercept_rom[38] = 20'h10003;
+    intercept_rom[39] = 20'h10a8e;
+    intercept_rom[40] = 20'h1185d;
+    intercept_rom[41] = 20'h125e6;
+    intercept_rom[42] = 20'h1332d;
+    intercept_rom[43] = 20'h14036;
+    intercept_rom[44] = 20'h14d03;
+    intercept_rom[45] = 20'h15999;
+    intercept_rom[46] = 20'h165f9;
+    intercept_rom[47] = 20'h17225;
+    intercept_rom[48] = 20'h17e1f;
+    intercept_rom[49] = 20'h189ea;
+    intercept_rom[50] = 20'h19866;
+    intercept_rom[51] = 20'h1a69e;
+    intercept_rom[52] = 20'h1b493;
+    intercept_rom[53] = 20'h1c248;
+    intercept_rom[54] = 20'h1cfc1;
+    intercept_rom[55] = 20'h1df9a;
+    intercept_rom[56] = 20'h1ec94;
+    intercept_rom[57] = 20'h1f956;
+    intercept_rom[58] = 20'h205e1;
+    intercept_rom[59] = 20'h21238;
+    intercept_rom[60] = 20'h21e5d;
+    intercept_rom[61] = 20'h22a50;
+    intercept_rom[62] = 20'h23867;
+    intercept_rom[63] = 20'h2463b;
+    intercept_rom[64] = 20'h253cd;
+    intercept_rom[65] = 20'h2611e;
+    intercept_rom[66] = 20'h26e32;
+    intercept_rom[67] = 20'h27b07;
+    intercept_rom[68] = 20'h287a2;
+    intercept_rom[69] = 20'h29401;
+    intercept_rom[70] = 20'h2a027;
+    intercept_rom[71] = 20'h2ac15;
+    intercept_rom[72] = 20'h2b7cb;
+    intercept_rom[73] = 20'h2c34b;
+    intercept_rom[74] = 20'h2d071;
+    intercept_rom[75] = 20'h2dd50;
+    intercept_rom[76] = 20'h2e9e6;
+    intercept_rom[77] = 20'h2f639;
+    intercept_rom[78] = 20'h30091;
+    intercept_rom[79] = 20'h30c65;
+    intercept_rom[80] = 20'h317f4;
+    intercept_rom[81] = 20'h32341;
+    intercept_rom[82] = 20'h32cbc;
+    intercept_rom[83] = 20'h33790;
+    intercept_rom[84] = 20'h340a3;
+    intercept_rom[85] = 20'h34afe;
+    intercept_rom[86] = 20'h35518;
+    intercept_rom[87] = 20'h35ef3;
+    intercept_rom[88] = 20'h3688d;
+    intercept_rom[89] = 20'h371e7;
+    intercept_rom[90] = 20'h37b03;
+    intercept_rom[91] = 20'h383df;
+    intercept_rom[92] = 20'h38c7a;
+    intercept_rom[93] = 20'h394d6;
+    intercept_rom[94] = 20'h39cf1;
+    intercept_rom[95] = 20'h3a4cc;
+    intercept_rom[96] = 20'h3ad76;
+    intercept_rom[97] = 20'h3b4c3;
+    intercept_rom[98] = 20'h3bbcf;
+    intercept_rom[99] = 20'h3c296;
+    intercept_rom[100] = 20'h3c919;
+    intercept_rom[101] = 20'h3ce75;
+    intercept_rom[102] = 20'h3d474;
+    intercept_rom[103] = 20'h3da29;
+    intercept_rom[104] = 20'h3ded1;
+    intercept_rom[105] = 20'h3e33f;
+    intercept_rom[106] = 20'h3e774;
+    intercept_rom[107] = 20'h3eac5;
+    intercept_rom[108] = 20'h3edeb;
+    intercept_rom[109] = 20'h3f174;
+    intercept_rom[110] = 20'h3f430;
+    intercept_rom[111] = 20'h3f6b9;
+    intercept_rom[112] = 20'h3f909;
+    intercept_rom[113] = 20'h3fb1d;
+    intercept_rom[114] = 20'h3fc96;
+    intercept_rom[115] = 20'h3fddf;
+    intercept_rom[116] = 20'h3feef;
+    intercept_rom[117] = 20'h3ff8f;
+    intercept_rom[118] = 20'h3fff8;
+    intercept_rom[119] = 20'h40000;
+    intercept_rom[120] = 20'h40000;
+    intercept_rom[121] = 20'h40000;
+    intercept_rom[122] = 20'h40000;
+    intercept_rom[123] = 20'h40000;
+    intercept_rom[124] = 20'h40000;
+    intercept_rom[125] = 20'h40000;
+    intercept_rom[126] = 20'h40000;
+    intercept_rom[127] = 20'h40000;
+  end
+  assign intercept_c = intercept_rom[slope_rom__addr];
+  reg [9:0] slope_rom [127:0];
+  initial begin
+    slope_rom[0] = 10'h001;
+    slope_rom[1] = 10'h001;
+    slope_rom[2] = 10'h001;
+    slope_rom[3] = 10'h001;
+    slope_rom[4] = 10'h002;
+    slope_rom[5] = 10'h002;
+    slope_rom[6] = 10'h002;
+    slope_rom[7] = 10'h003;
+    slope_rom[8] = 10'h003;
+    slope_rom[9] = 10'h003;
+    slope_rom[10] = 10'h004;
+    slope_rom[11] = 10'h005;
+    slope_rom[12] = 10'h006;
+    slope_rom[13] = 10'h007;
+    slope_rom[14] = 10'h008;
+    slope_rom[15] = 10'h009;
+    slope_rom[16] = 10'h00a;
+    slope_rom[17] = 10'h00b;
+    slope_rom[18] = 10'h00c;
+    slope_rom[19] = 10'h00d;
+    slope_rom[20] = 10'h00e;
+    slope_rom[21] = 10'h00f;
+    slope_rom[22] = 10'h011;
+    slope_rom[23] = 10'h013;
+    slope_rom[24] = 10'h015;
+    slope_rom[25] = 10'h017;
+    slope_rom[26] = 10'h019;
+    slope_rom[27] = 10'h01b;
+    slope_rom[28] = 10'h01d;
+    slope_rom[29] = 10'h01f;
+    slope_rom[30] = 10'h021;
+    slope_rom[31] = 10'h023;
+    slope_rom[32] = 10'h026;
+    slope_rom[33] = 10'h029;
+    slope_rom[34] = 10'h02c;
+    slope_rom[35] = 10'h02f;
+    slope_rom[36] = 10'h032;
+    slope_rom[37] = 10'h035;
+    slope_rom[38] = 10'h038;
+    slope_rom[39] = 10'h03b;
+    slope_rom[40] = 10'h03f;
+    slope_rom[41] = 10'h043;
+    slope_rom[42] = 10'h047;
+    slope_rom[43] = 10'h04b;
+    slope_rom[44] = 10'h04f;
+    slope_rom[45] = 10'h053;
+    slope_rom[46] = 10'h057;
+    slope_rom[47] = 10'h05b;
+    slope_rom[48] = 10'h05f;
+    slope_rom[49] = 10'h063;
+    slope_rom[50] = 10'h068;
+    slope_rom[51] = 10'h06d;
+    slope_rom[52] = 10'h072;
+    slope_rom[53] = 10'h077;
+    slope_rom[54] = 10'h07c;
+    slope_rom[55] = 10'h082;
+    slope_rom[56] = 10'h087;
+    slope_rom[57] = 10'h08c;
+    slope_rom[58] = 10'h091;
+    slope_rom[59] = 10'h096;
+    slope_rom[60] = 10'h09b;
+    slope_rom[61] = 10'h0a0;
+    slope_rom[62] = 10'h0a6;
+    slope_rom[63] = 10'h0ac;
+    slope_rom[64] = 10'h0b2;
+    slope_rom[65] = 10'h0b8;
+    slope_rom[66] = 10'h0be;
+    slope_rom[67] = 10'h0c4;
+    slope_rom[68] = 10'h0ca;
+    slope_rom[69] = 10'h0d0;
+    slope_rom[70] = 10'h0d6;
+    slope_rom[71] = 10'h0dc;
+    slope_rom[72] = 10'h0e2;
+    slope_rom[73] = 10'h0e8;
+    slope_rom[74] = 10'h0ef;
+    slope_rom[75] = 10'h0f6;
+    slope_rom[76] = 10'h0fd;
+    slope_rom[77] = 10'h104;
+    slope_rom[78] = 10'h10a;
+    slope_rom[79] = 10'h111;
+    slope_rom[80] = 10'h118;
+    slope_rom[81] = 10'h11f;
+    slope_rom[82] = 10'h125;
+    slope_rom[83] = 10'h12c;
+    slope_rom[84] = 10'h132;
+    slope_rom[85] = 10'h139;
+    slope_rom[86] = 10'h140;
+    slope_rom[87] = 10'h147;
+    slope_rom[88] = 10'h14e;
+    slope_rom[89] = 10'h155;
+    slope_rom[90] = 10'h15c;
+    slope_rom[91] = 10'h163;
+    slope_rom[92] = 10'h16a;
+    slope_rom[93] = 10'h171;
+    slope_rom[94] = 10'h178;
+    slope_rom[95] = 10'h17f;
+    slope_rom[96] = 10'h187;
+    slope_rom[97] = 10'h18e;
+    slope_rom[98] = 10'h195;
+    slope_rom[99] = 10'h19c;
+    slope_rom[100] = 10'h1a3;
+    slope_rom[101] = 10'h1a9;
+    slope_rom[102] = 10'h1b0;
+    slope_rom[103] = 10'h1b7;
+    slope_rom[104] = 10'h1bd;
+    slope_rom[105] = 10'h1c3;
+    slope_rom[106] = 10'h1c9;
+    slope_rom[107] = 10'h1ce;
+    slope_rom[108] = 10'h1d3;
+    slope_rom[109] = 10'h1d9;
+    slope_rom[110] = 10'h1de;
+    slope_rom[111] = 10'h1e3;
+    slope_rom[112] = 10'h1e8;
+    slope_rom[113] = 10'h1ed;
+    slope_rom[114] = 10'h1f1;
+    slope_rom[115] = 10'h1f5;
+    slope_rom[116] = 10'h1f9;
+    slope_rom[117] = 10'h1fc;
+    slope_rom[118] = 10'h1ff;
+    slope_rom[119] = 10'h1ff;
+    slope_rom[120] = 10'h1ff;
+    slope_rom[121] = 10'h1ff;
+    slope_rom[122] = 10'h1ff;
+    slope_rom[123] = 10'h1ff;
+    slope_rom[124] = 10'h1ff;
+    slope_rom[125] = 10'h1ff;
+    slope_rom[126] = 10'h1ff;
+    slope_rom[127] = 10'h1ff;
+  end
+  assign slope_c = slope_rom[slope_rom__addr];
+  reg [17:0] thr1_rom [1:0];
+  initial begin
+    thr1_rom[0] = 18'h3c02f;
+    thr1_rom[1] = 18'h3eebf;
+  end
+  assign thr1 = thr1_rom[thr1_rom__addr];
+  reg [17:0] thr2_rom [3:0];
+  initial begin
+    thr2_rom[0] = 18'h3aaad;
+    thr2_rom[1] = 18'h3d02c;
+    thr2_rom[2] = 18'h3e599;
+    thr2_rom[3] = 18'h3f8a4;
+  end
+  assign thr2 = thr2_rom[thr2_rom__addr];
+  reg [17:0] thr3_rom [7:0];
+  initial begin
+    thr3_rom[0] = 18'h39690;
+    thr3_rom[1] = 18'h3b659;
+    thr3_rom[2] = 18'h3c8c8;
+    thr3_rom[3] = 18'h3d68e;
+    thr3_rom[4] = 18'h3e0cd;
+    thr3_rom[5] = 18'h3ea13;
+    thr3_rom[6] = 18'h3f3a0;
+    thr3_rom[7] = 18'h00001;
+  end
+  assign thr3 = thr3_rom[thr3_rom__addr];
+  reg [17:0] thr4_rom [15:0];
+  initial begin
+    thr4_rom[0] = 18'h38d29;
+    thr4_rom[1] = 18'h3a199;
+    thr4_rom[2] = 18'h3b061;
+    thr4_rom[3] = 18'h3bbf4;
+    thr4_rom[4] = 18'h3c4f4;
+    thr4_rom[5] = 18'h3ccd4;
+    thr4_rom[6] = 18'h3d35d;
+    thr4_rom[7] = 18'h3d934;
+    thr4_rom[8] = 18'h3de6d;
+    thr4_rom[9] = 18'h3e341;
+    thr4_rom[10] = 18'h3e7da;
+    thr4_rom[11] = 18'h3ec58;
+    thr4_rom[12] = 18'h3f121;
+    thr4_rom[13] = 18'h3f5fa;
+    thr4_rom[14] = 18'h3fbc5;
+    thr4_rom[15] = 18'h00001;
+  end
+  assign thr4 = thr4_rom[thr4_rom__addr];
+  reg [17:0] thr5_rom [31:0];
+  initial begin
+    thr5_rom[0] = 18'h389fc;
+    thr5_rom[1] = 18'h393de;
+    thr5_rom[2] = 18'h39aeb;
+    thr5_rom[3] = 18'h3a6c4;
+    thr5_rom[4] = 18'h3adc7;
+    thr5_rom[5] = 18'h3b2a7;
+    thr5_rom[6] = 18'h3b966;
+    thr5_rom[7] = 18'h3be26;
+    thr5_rom[8] = 18'h3c2c3;
+    thr5_rom[9] = 18'h3c6fc;
+    thr5_rom[10] = 18'h3caef;
+    thr5_rom[11] = 18'h3ce89;
+    thr5_rom[12] = 18'h3d1a9;
+    thr5_rom[13] = 18'h3d4f2;
+    thr5_rom[14] = 18'h3d7ec;
+    thr5_rom[15] = 18'h3da77;
+    thr5_rom[16] = 18'h3dd25;
+    thr5_rom[17] = 18'h3dfa6;
+    thr5_rom[18] = 18'h3e1f8;
+    thr5_rom[19] = 18'h3e477;
+    thr5_rom[20] = 18'h3e6c5;
+    thr5_rom[21] = 18'h3e8ea;
+    thr5_rom[22] = 18'h3eb36;
+    thr5_rom[23] = 18'h3ed7e;
+    thr5_rom[24] = 18'h3efe9;
+    thr5_rom[25] = 18'h3f24c;
+    thr5_rom[26] = 18'h3f4d2;
+    thr5_rom[27] = 18'h3f751;
+    thr5_rom[28] = 18'h3fa34;
+    thr5_rom[29] = 18'h3fddd;
+    thr5_rom[30] = 18'h00001;
+    thr5_rom[31] = 18'h00001;
+  end
+  assign thr5 = thr5_rom[thr5_rom__addr];
+  reg [17:0] thr6_rom [63:0];
+  initial begin
+    thr6_rom[0] = 18'h38200;
+    thr6_rom[1] = 18'h38bd3;
+    thr6_rom[2] = 18'h38ea8;
+    thr6_rom[3] = 18'h39515;
+    thr6_rom[4] = 18'h399ca;
+    thr6_rom[5] = 18'h39e54;
+    thr6_rom[6] = 18'h3a464;
+    thr6_rom[7] = 18'h3a8d7;
+    thr6_rom[8] = 18'h3ac3b;
+    thr6_rom[9] = 18'h3af26;
+    thr6_rom[10] = 18'h3b18e;
+    thr6_rom[11] = 18'h3b497;
+    thr6_rom[12] = 18'h3b7e3;
+    thr6_rom[13] = 18'h3bab5;
+    thr6_rom[14] = 18'h3bd1d;
+    thr6_rom[15] = 18'h3bf2b;
+    thr6_rom[16] = 18'h3c17c;
+    thr6_rom[17] = 18'h3c3ed;
+    thr6_rom[18] = 18'h3c605;
+    thr6_rom[19] = 18'h3c7df;
+    thr6_rom[20] = 18'h3c9e0;
+    thr6_rom[21] = 18'h3cbe2;
+    thr6_rom[22] = 18'h3cdb3;
+    thr6_rom[23] = 18'h3cf68;
+    thr6_rom[24] = 18'h3d0f1;
+    thr6_rom[25] = 18'h3d28a;
+    thr6_rom[26] = 18'h3d429;
+    thr6_rom[27] = 18'h3d5c5;
+    thr6_rom[28] = 18'h3d73c;
+    thr6_rom[29] = 18'h3d88e;
+    thr6_rom[30] = 18'h3d9d2;
+    thr6_rom[31] = 18'h3db22;
+    thr6_rom[32] = 18'h3dc86;
+    thr6_rom[33] = 18'h3ddd2;
+    thr6_rom[34] = 18'h3df0d;
+    thr6_rom[35] = 18'h3e03a;
+    thr6_rom[36] = 18'h3e160;
+    thr6_rom[37] = 18'h3e298;
+    thr6_rom[38] = 18'h3e3dd;
+    thr6_rom[39] = 18'h3e4fc;
+    thr6_rom[40] = 18'h3e62d;
+    thr6_rom[41] = 18'h3e743;
+    thr6_rom[42] = 18'h3e856;
+    thr6_rom[43] = 18'h3e98b;
+    thr6_rom[44] = 18'h3eaa3;
+    thr6_rom[45] = 18'h3ebc5;
+    thr6_rom[46] = 18'h3eceb;
+    thr6_rom[47] = 18'h3ee13;
+    thr6_rom[48] = 18'h3ef5a;
+    thr6_rom[49] = 18'h3f086;
+    thr6_rom[50] = 18'h3f1c1;
+    thr6_rom[51] = 18'h3f2f9;
+    thr6_rom[52] = 18'h3f432;
+    thr6_rom[53] = 18'h3f571;
+    thr6_rom[54] = 18'h3f695;
+    thr6_rom[55] = 18'h3f7f1;
+    thr6_rom[56] = 18'h3f961;
+    thr6_rom[57] = 18'h3faed;
+    thr6_rom[58] = 18'h3fcc7;
+    thr6_rom[59] = 18'h3ff81;
+    thr6_rom[60] = 18'h00001;
+    thr6_rom[61] = 18'h00001;
+    thr6_rom[62] = 18'h00001;
+    thr6_rom[63] = 18'h00001;
+  end
+  assign thr6 = thr6_rom[thr6_rom__addr];
   assign \$1  = $signed(i_stream__payload) < $signed(1'h0);
   assign \$2  = - $signed(i_stream__payload);
   assign \$3  = \$1  ? { i_stream__payload[15], i_stream__payload } : \$2 ;
@@ -307,1219 +667,221 @@ module pwl_sigmoid(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, 
   assign advance = ~ spare_valid;
   assign \$14  = ~ rst;
   assign i_stream__ready = advance & \$14 ;
-  assign \$15  = ~ o_stream__valid;
-  assign \$16  = o_stream__ready | \$15 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s2_level0_1)
-      1'h0:
-          thr1 = 18'h3c02f;
-      1'h1:
-          thr1 = 18'h3eebf;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s3_level1_1)
-      2'h0:
-          thr2 = 18'h3aaad;
-      2'h1:
-          thr2 = 18'h3d02c;
-      2'h2:
-          thr2 = 18'h3e599;
-      2'h3:
-          thr2 = 18'h3f8a4;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s4_level2_1)
-      3'h0:
-          thr3 = 18'h39690;
-      3'h1:
-          thr3 = 18'h3b659;
-      3'h2:
-          thr3 = 18'h3c8c8;
-      3'h3:
-          thr3 = 18'h3d68e;
-      3'h4:
-          thr3 = 18'h3e0cd;
-      3'h5:
-          thr3 = 18'h3ea13;
-      3'h6:
-          thr3 = 18'h3f3a0;
-      3'h7:
-          thr3 = 18'h00001;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s5_level3_1)
-      4'h0:
-          thr4 = 18'h38d29;
-      4'h1:
-          thr4 = 18'h3a199;
-      4'h2:
-          thr4 = 18'h3b061;
-      4'h3:
-          thr4 = 18'h3bbf4;
-      4'h4:
-          thr4 = 18'h3c4f4;
-      4'h5:
-          thr4 = 18'h3ccd4;
-      4'h6:
-          thr4 = 18'h3d35d;
-      4'h7:
-          thr4 = 18'h3d934;
-      4'h8:
-          thr4 = 18'h3de6d;
-      4'h9:
-          thr4 = 18'h3e341;
-      4'ha:
-          thr4 = 18'h3e7da;
-      4'hb:
-          thr4 = 18'h3ec58;
-      4'hc:
-          thr4 = 18'h3f121;
-      4'hd:
-          thr4 = 18'h3f5fa;
-      4'he:
-          thr4 = 18'h3fbc5;
-      4'hf:
-          thr4 = 18'h00001;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s6_level4_1)
-      5'h00:
-          thr5 = 18'h389fc;
-      5'h01:
-          thr5 = 18'h393de;
-      5'h02:
-          thr5 = 18'h39aeb;
-      5'h03:
-          thr5 = 18'h3a6c4;
-      5'h04:
-          thr5 = 18'h3adc7;
-      5'h05:
-          thr5 = 18'h3b2a7;
-      5'h06:
-          thr5 = 18'h3b966;
-      5'h07:
-          thr5 = 18'h3be26;
-      5'h08:
-          thr5 = 18'h3c2c3;
-      5'h09:
-          thr5 = 18'h3c6fc;
-      5'h0a:
-          thr5 = 18'h3caef;
-      5'h0b:
-          thr5 = 18'h3ce89;
-      5'h0c:
-          thr5 = 18'h3d1a9;
-      5'h0d:
-          thr5 = 18'h3d4f2;
-      5'h0e:
-          thr5 = 18'h3d7ec;
-      5'h0f:
-          thr5 = 18'h3da77;
-      5'h10:
-          thr5 = 18'h3dd25;
-      5'h11:
-          thr5 = 18'h3dfa6;
-      5'h12:
-          thr5 = 18'h3e1f8;
-      5'h13:
-          thr5 = 18'h3e477;
-      5'h14:
-          thr5 = 18'h3e6c5;
-      5'h15:
-          thr5 = 18'h3e8ea;
-      5'h16:
-          thr5 = 18'h3eb36;
-      5'h17:
-          thr5 = 18'h3ed7e;
-      5'h18:
-          thr5 = 18'h3efe9;
-      5'h19:
-          thr5 = 18'h3f24c;
-      5'h1a:
-          thr5 = 18'h3f4d2;
-      5'h1b:
-          thr5 = 18'h3f751;
-      5'h1c:
-          thr5 = 18'h3fa34;
-      5'h1d:
-          thr5 = 18'h3fddd;
-      5'h1e:
-          thr5 = 18'h00001;
-      5'h1f:
-          thr5 = 18'h00001;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s7_level5_1)
-      6'h00:
-          thr6 = 18'h38200;
-      6'h01:
-          thr6 = 18'h38bd3;
-      6'h02:
-          thr6 = 18'h38ea8;
-      6'h03:
-          thr6 = 18'h39515;
-      6'h04:
-          thr6 = 18'h399ca;
-      6'h05:
-          thr6 = 18'h39e54;
-      6'h06:
-          thr6 = 18'h3a464;
-      6'h07:
-          thr6 = 18'h3a8d7;
-      6'h08:
-          thr6 = 18'h3ac3b;
-      6'h09:
-          thr6 = 18'h3af26;
-      6'h0a:
-          thr6 = 18'h3b18e;
-      6'h0b:
-          thr6 = 18'h3b497;
-      6'h0c:
-          thr6 = 18'h3b7e3;
-      6'h0d:
-          thr6 = 18'h3bab5;
-      6'h0e:
-          thr6 = 18'h3bd1d;
-      6'h0f:
-          thr6 = 18'h3bf2b;
-      6'h10:
-          thr6 = 18'h3c17c;
-      6'h11:
-          thr6 = 18'h3c3ed;
-      6'h12:
-          thr6 = 18'h3c605;
-      6'h13:
-          thr6 = 18'h3c7df;
-      6'h14:
-          thr6 = 18'h3c9e0;
-      6'h15:
-          thr6 = 18'h3cbe2;
-      6'h16:
-          thr6 = 18'h3cdb3;
-      6'h17:
-          thr6 = 18'h3cf68;
-      6'h18:
-          thr6 = 18'h3d0f1;
-      6'h19:
-          thr6 = 18'h3d28a;
-      6'h1a:
-          thr6 = 18'h3d429;
-      6'h1b:
-          thr6 = 18'h3d5c5;
-      6'h1c:
-          thr6 = 18'h3d73c;
-      6'h1d:
-          thr6 = 18'h3d88e;
-      6'h1e:
-          thr6 = 18'h3d9d2;
-      6'h1f:
-          thr6 = 18'h3db22;
-      6'h20:
-          thr6 = 18'h3dc86;
-      6'h21:
-          thr6 = 18'h3ddd2;
-      6'h22:
-          thr6 = 18'h3df0d;
-      6'h23:
-          thr6 = 18'h3e03a;
-      6'h24:
-          thr6 = 18'h3e160;
-      6'h25:
-          thr6 = 18'h3e298;
-      6'h26:
-          thr6 = 18'h3e3dd;
-      6'h27:
-          thr6 = 18'h3e4fc;
-      6'h28:
-          thr6 = 18'h3e62d;
-      6'h29:
-          thr6 = 18'h3e743;
-      6'h2a:
-          thr6 = 18'h3e856;
-      6'h2b:
-          thr6 = 18'h3e98b;
-      6'h2c:
-          thr6 = 18'h3eaa3;
-      6'h2d:
-          thr6 = 18'h3ebc5;
-      6'h2e:
-          thr6 = 18'h3eceb;
-      6'h2f:
-          thr6 = 18'h3ee13;
-      6'h30:
-          thr6 = 18'h3ef5a;
-      6'h31:
-          thr6 = 18'h3f086;
-      6'h32:
-          thr6 = 18'h3f1c1;
-      6'h33:
-          thr6 = 18'h3f2f9;
-      6'h34:
-          thr6 = 18'h3f432;
-      6'h35:
-          thr6 = 18'h3f571;
-      6'h36:
-          thr6 = 18'h3f695;
-      6'h37:
-          thr6 = 18'h3f7f1;
-      6'h38:
-          thr6 = 18'h3f961;
-      6'h39:
-          thr6 = 18'h3faed;
-      6'h3a:
-          thr6 = 18'h3fcc7;
-      6'h3b:
-          thr6 = 18'h3ff81;
-      6'h3c:
-          thr6 = 18'h00001;
-      6'h3d:
-          thr6 = 18'h00001;
-      6'h3e:
-          thr6 = 18'h00001;
-      6'h3f:
-          thr6 = 18'h00001;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s8_level6_1)
-      7'h00:
-          slope_c = 10'h001;
-      7'h01:
-          slope_c = 10'h001;
-      7'h02:
-          slope_c = 10'h001;
-      7'h03:
-          slope_c = 10'h001;
-      7'h04:
-          slope_c = 10'h002;
-      7'h05:
-          slope_c = 10'h002;
-      7'h06:
-          slope_c = 10'h002;
-      7'h07:
-          slope_c = 10'h003;
-      7'h08:
-          slope_c = 10'h003;
-      7'h09:
-          slope_c = 10'h003;
-      7'h0a:
-          slope_c = 10'h004;
-      7'h0b:
-          slope_c = 10'h005;
-      7'h0c:
-          slope_c = 10'h006;
-      7'h0d:
-          slope_c = 10'h007;
-      7'h0e:
-          slope_c = 10'h008;
-      7'h0f:
-          slope_c = 10'h009;
-      7'h10:
-          slope_c = 10'h00a;
-      7'h11:
-          slope_c = 10'h00b;
-      7'h12:
-          slope_c = 10'h00c;
-      7'h13:
-          slope_c = 10'h00d;
-      7'h14:
-          slope_c = 10'h00e;
-      7'h15:
-          slope_c = 10'h00f;
-      7'h16:
-          slope_c = 10'h011;
-      7'h17:
-          slope_c = 10'h013;
-      7'h18:
-          slope_c = 10'h015;
-      7'h19:
-          slope_c = 10'h017;
-      7'h1a:
-          slope_c = 10'h019;
-      7'h1b:
-          slope_c = 10'h01b;
-      7'h1c:
-          slope_c = 10'h01d;
-      7'h1d:
-          slope_c = 10'h01f;
-      7'h1e:
-          slope_c = 10'h021;
-      7'h1f:
-          slope_c = 10'h023;
-      7'h20:
-          slope_c = 10'h026;
-      7'h21:
-          slope_c = 10'h029;
-      7'h22:
-          slope_c = 10'h02c;
-      7'h23:
-          slope_c = 10'h02f;
-      7'h24:
-          slope_c = 10'h032;
-      7'h25:
-          slope_c = 10'h035;
-      7'h26:
-          slope_c = 10'h038;
-      7'h27:
-          slope_c = 10'h03b;
-      7'h28:
-          slope_c = 10'h03f;
-      7'h29:
-          slope_c = 10'h043;
-      7'h2a:
-          slope_c = 10'h047;
-      7'h2b:
-          slope_c = 10'h04b;
-      7'h2c:
-          slope_c = 10'h04f;
-      7'h2d:
-          slope_c = 10'h053;
-      7'h2e:
-          slope_c = 10'h057;
-      7'h2f:
-          slope_c = 10'h05b;
-      7'h30:
-          slope_c = 10'h05f;
-      7'h31:
-          slope_c = 10'h063;
-      7'h32:
-          slope_c = 10'h068;
-      7'h33:
-          slope_c = 10'h06d;
-      7'h34:
-          slope_c = 10'h072;
-      7'h35:
-          slope_c = 10'h077;
-      7'h36:
-          slope_c = 10'h07c;
-      7'h37:
-          slope_c = 10'h082;
-      7'h38:
-          slope_c = 10'h087;
-      7'h39:
-          slope_c = 10'h08c;
-      7'h3a:
-          slope_c = 10'h091;
-      7'h3b:
-          slope_c = 10'h096;
-      7'h3c:
-          slope_c = 10'h09b;
-      7'h3d:
-          slope_c = 10'h0a0;
-      7'h3e:
-          slope_c = 10'h0a6;
-      7'h3f:
-          slope_c = 10'h0ac;
-      7'h40:
-          slope_c = 10'h0b2;
-      7'h41:
-          slope_c = 10'h0b8;
-      7'h42:
-          slope_c = 10'h0be;
-      7'h43:
-          slope_c = 10'h0c4;
-      7'h44:
-          slope_c = 10'h0ca;
-      7'h45:
-          slope_c = 10'h0d0;
-      7'h46:
-          slope_c = 10'h0d6;
-      7'h47:
-          slope_c = 10'h0dc;
-      7'h48:
-          slope_c = 10'h0e2;
-      7'h49:
-          slope_c = 10'h0e8;
-      7'h4a:
-          slope_c = 10'h0ef;
-      7'h4b:
-          slope_c = 10'h0f6;
-      7'h4c:
-          slope_c = 10'h0fd;
-      7'h4d:
-          slope_c = 10'h104;
-      7'h4e:
-          slope_c = 10'h10a;
-      7'h4f:
-          slope_c = 10'h111;
-      7'h50:
-          slope_c = 10'h118;
-      7'h51:
-          slope_c = 10'h11f;
-      7'h52:
-          slope_c = 10'h125;
-      7'h53:
-          slope_c = 10'h12c;
-      7'h54:
-          slope_c = 10'h132;
-      7'h55:
-          slope_c = 10'h139;
-      7'h56:
-          slope_c = 10'h140;
-      7'h57:
-          slope_c = 10'h147;
-      7'h58:
-          slope_c = 10'h14e;
-      7'h59:
-          slope_c = 10'h155;
-      7'h5a:
-          slope_c = 10'h15c;
-      7'h5b:
-          slope_c = 10'h163;
-      7'h5c:
-          slope_c = 10'h16a;
-      7'h5d:
-          slope_c = 10'h171;
-      7'h5e:
-          slope_c = 10'h178;
-      7'h5f:
-          slope_c = 10'h17f;
-      7'h60:
-          slope_c = 10'h187;
-      7'h61:
-          slope_c = 10'h18e;
-      7'h62:
-          slope_c = 10'h195;
-      7'h63:
-          slope_c = 10'h19c;
-      7'h64:
-          slope_c = 10'h1a3;
-      7'h65:
-          slope_c = 10'h1a9;
-      7'h66:
-          slope_c = 10'h1b0;
-      7'h67:
-          slope_c = 10'h1b7;
-      7'h68:
-          slope_c = 10'h1bd;
-      7'h69:
-          slope_c = 10'h1c3;
-      7'h6a:
-          slope_c = 10'h1c9;
-      7'h6b:
-          slope_c = 10'h1ce;
-      7'h6c:
-          slope_c = 10'h1d3;
-      7'h6d:
-          slope_c = 10'h1d9;
-      7'h6e:
-          slope_c = 10'h1de;
-      7'h6f:
-          slope_c = 10'h1e3;
-      7'h70:
-          slope_c = 10'h1e8;
-      7'h71:
-          slope_c = 10'h1ed;
-      7'h72:
-          slope_c = 10'h1f1;
-      7'h73:
-          slope_c = 10'h1f5;
-      7'h74:
-          slope_c = 10'h1f9;
-      7'h75:
-          slope_c = 10'h1fc;
-      7'h76:
-          slope_c = 10'h1ff;
-      default:
-          slope_c = 10'h1ff;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s8_level6_1)
-      7'h00:
-          intercept_c = 20'h008b0;
-      7'h01:
-          intercept_c = 20'h008a7;
-      7'h02:
-          intercept_c = 20'h008b1;
-      7'h03:
-          intercept_c = 20'h008bb;
-      7'h04:
-          intercept_c = 20'h00feb;
-      7'h05:
-          intercept_c = 20'h00fe4;
-      7'h06:
-          intercept_c = 20'h00fec;
-      7'h07:
-          intercept_c = 20'h0169d;
-      7'h08:
-          intercept_c = 20'h0169a;
-      7'h09:
-          intercept_c = 20'h016a3;
-      7'h0a:
-          intercept_c = 20'h01cfa;
-      7'h0b:
-          intercept_c = 20'h02318;
-      7'h0c:
-          intercept_c = 20'h02902;
-      7'h0d:
-          intercept_c = 20'h02ec2;
-      7'h0e:
-          intercept_c = 20'h0345c;
-      7'h0f:
-          intercept_c = 20'h039d6;
-      7'h10:
-          intercept_c = 20'h03f33;
-      7'h11:
-          intercept_c = 20'h04477;
-      7'h12:
-          intercept_c = 20'h049a3;
-      7'h13:
-          intercept_c = 20'h04eb9;
-      7'h14:
-          intercept_c = 20'h053bb;
-      7'h15:
-          intercept_c = 20'h058ab;
-      7'h16:
-          intercept_c = 20'h06257;
-      7'h17:
-          intercept_c = 20'h06bc6;
-      7'h18:
-          intercept_c = 20'h074fe;
-      7'h19:
-          intercept_c = 20'h07e05;
-      7'h1a:
-          intercept_c = 20'h086dd;
-      7'h1b:
-          intercept_c = 20'h08f8c;
-      7'h1c:
-          intercept_c = 20'h09813;
-      7'h1d:
-          intercept_c = 20'h0a075;
-      7'h1e:
-          intercept_c = 20'h0a8b7;
-      7'h1f:
-          intercept_c = 20'h0b0d9;
-      7'h20:
-          intercept_c = 20'h0bcd1;
-      7'h21:
-          intercept_c = 20'h0c88c;
-      7'h22:
-          intercept_c = 20'h0d40b;
-      7'h23:
-          intercept_c = 20'h0df53;
-      7'h24:
-          intercept_c = 20'h0ea68;
-      7'h25:
-          intercept_c = 20'h0f54d;
-      7'h26:
-          intercept_c = 20'h10003;
-      7'h27:
-          intercept_c = 20'h10a8e;
-      7'h28:
-          intercept_c = 20'h1185d;
-      7'h29:
-          intercept_c = 20'h125e6;
-      7'h2a:
-          intercept_c = 20'h1332d;
-      7'h2b:
-          intercept_c = 20'h14036;
-      7'h2c:
-          intercept_c = 20'h14d03;
-      7'h2d:
-          intercept_c = 20'h15999;
-      7'h2e:
-          intercept_c = 20'h165f9;
-      7'h2f:
-          intercept_c = 20'h17225;
-      7'h30:
-          intercept_c = 20'h17e1f;
-      7'h31:
-          intercept_c = 20'h189ea;
-      7'h32:
-          intercept_c = 20'h19866;
-      7'h33:
-          intercept_c = 20'h1a69e;
-      7'h34:
-          intercept_c = 20'h1b493;
-      7'h35:
-          intercept_c = 20'h1c248;
-      7'h36:
-          intercept_c = 20'h1cfc1;
-      7'h37:
-          intercept_c = 20'h1df9a;
-      7'h38:
-          intercept_c = 20'h1ec94;
-      7'h39:
-          intercept_c = 20'h1f956;
-      7'h3a:
-          intercept_c = 20'h205e1;
-      7'h3b:
-          intercept_c = 20'h21238;
-      7'h3c:
-          intercept_c = 20'h21e5d;
-      7'h3d:
-          intercept_c = 20'h22a50;
-      7'h3e:
-          intercept_c = 20'h23867;
-      7'h3f:
-          intercept_c = 20'h2463b;
-      7'h40:
-          intercept_c = 20'h253cd;
-      7'h41:
-          intercept_c = 20'h2611e;
-      7'h42:
-          intercept_c = 20'h26e32;
-      7'h43:
-          intercept_c = 20'h27b07;
-      7'h44:
-          intercept_c = 20'h287a2;
-      7'h45:
-          intercept_c = 20'h29401;
-      7'h46:
-          intercept_c = 20'h2a027;
-      7'h47:
-          intercept_c = 20'h2ac15;
-      7'h48:
-          intercept_c = 20'h2b7cb;
-      7'h49:
-          intercept_c = 20'h2c34b;
-      7'h4a:
-          intercept_c = 20'h2d071;
-      7'h4b:
-          intercept_c = 20'h2dd50;
-      7'h4c:
-          intercept_c = 20'h2e9e6;
-      7'h4d:
-          intercept_c = 20'h2f639;
-      7'h4e:
-          intercept_c = 20'h30091;
-      7'h4f:
-          intercept_c = 20'h30c65;
-      7'h50:
-          intercept_c = 20'h317f4;
-      7'h51:
-          intercept_c = 20'h32341;
-      7'h52:
-          intercept_c = 20'h32cbc;
-      7'h53:
-          intercept_c = 20'h33790;
-      7'h54:
-          intercept_c = 20'h340a3;
-      7'h55:
-          intercept_c = 20'h34afe;
-      7'h56:
-          intercept_c = 20'h35518;
-      7'h57:
-          intercept_c = 20'h35ef3;
-      7'h58:
-          intercept_c = 20'h3688d;
-      7'h59:
-          intercept_c = 20'h371e7;
-      7'h5a:
-          intercept_c = 20'h37b03;
-      7'h5b:
-          intercept_c = 20'h383df;
-      7'h5c:
-          intercept_c = 20'h38c7a;
-      7'h5d:
-          intercept_c = 20'h394d6;
-      7'h5e:
-          intercept_c = 20'h39cf1;
-      7'h5f:
-          intercept_c = 20'h3a4cc;
-      7'h60:
-          intercept_c = 20'h3ad76;
-      7'h61:
-          intercept_c = 20'h3b4c3;
-      7'h62:
-          intercept_c = 20'h3bbcf;
-      7'h63:
-          intercept_c = 20'h3c296;
-      7'h64:
-          intercept_c = 20'h3c919;
-      7'h65:
-          intercept_c = 20'h3ce75;
-      7'h66:
-          intercept_c = 20'h3d474;
-      7'h67:
-          intercept_c = 20'h3da29;
-      7'h68:
-          intercept_c = 20'h3ded1;
-      7'h69:
-          intercept_c = 20'h3e33f;
-      7'h6a:
-          intercept_c = 20'h3e774;
-      7'h6b:
-          intercept_c = 20'h3eac5;
-      7'h6c:
-          intercept_c = 20'h3edeb;
-      7'h6d:
-          intercept_c = 20'h3f174;
-      7'h6e:
-          intercept_c = 20'h3f430;
-      7'h6f:
-          intercept_c = 20'h3f6b9;
-      7'h70:
-          intercept_c = 20'h3f909;
-      7'h71:
-          intercept_c = 20'h3fb1d;
-      7'h72:
-          intercept_c = 20'h3fc96;
-      7'h73:
-          intercept_c = 20'h3fddf;
-      7'h74:
-          intercept_c = 20'h3feef;
-      7'h75:
-          intercept_c = 20'h3ff8f;
-      7'h76:
-          intercept_c = 20'h3fff8;
-      default:
-          intercept_c = 20'h40000;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$19  = s1_fold_0;
-    if (advance) begin
-      \$19  = \$3 [15:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$20  = s1_fold_1;
-    if (advance) begin
-      \$20  = pos_c;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$21  = s1_valid;
-    if (advance) begin
-      \$21  = i_stream__valid;
-    end
-    if (rst) begin
-      \$21  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$22  = s2_level0_0;
-    if (advance) begin
-      \$22  = s1_fold_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$23  = s2_level0_1;
-    if (advance) begin
-      \$23  = bit0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$24  = s2_level0_2;
-    if (advance) begin
-      \$24  = s1_fold_1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$25  = s2_valid;
-    if (advance) begin
-      \$25  = s1_valid;
-    end
-    if (rst) begin
-      \$25  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$26  = s3_level1_0;
-    if (advance) begin
-      \$26  = s2_level0_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$27  = s3_level1_1;
-    if (advance) begin
-      \$27  = { s2_level0_1, bit1 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$28  = s3_level1_2;
-    if (advance) begin
-      \$28  = s2_level0_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$29  = s3_valid;
-    if (advance) begin
-      \$29  = s2_valid;
-    end
-    if (rst) begin
-      \$29  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$30  = s4_level2_0;
-    if (advance) begin
-      \$30  = s3_level1_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$31  = s4_level2_1;
-    if (advance) begin
-      \$31  = { s3_level1_1, bit2 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$32  = s4_level2_2;
-    if (advance) begin
-      \$32  = s3_level1_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$33  = s4_valid;
-    if (advance) begin
-      \$33  = s3_valid;
-    end
-    if (rst) begin
-      \$33  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$34  = s5_level3_0;
-    if (advance) begin
-      \$34  = s4_level2_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$35  = s5_level3_1;
-    if (advance) begin
-      \$35  = { s4_level2_1, bit3 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$36  = s5_level3_2;
-    if (advance) begin
-      \$36  = s4_level2_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$37  = s5_valid;
-    if (advance) begin
-      \$37  = s4_valid;
-    end
-    if (rst) begin
-      \$37  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$38  = s6_level4_0;
-    if (advance) begin
-      \$38  = s5_level3_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$39  = s6_level4_1;
-    if (advance) begin
-      \$39  = { s5_level3_1, bit4 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$40  = s6_level4_2;
-    if (advance) begin
-      \$40  = s5_level3_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$41  = s6_valid;
-    if (advance) begin
-      \$41  = s5_valid;
-    end
-    if (rst) begin
-      \$41  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$42  = s7_level5_0;
-    if (advance) begin
-      \$42  = s6_level4_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$43  = s7_level5_1;
-    if (advance) begin
-      \$43  = { s6_level4_1, bit5 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$44  = s7_level5_2;
-    if (advance) begin
-      \$44  = s6_level4_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$45  = s7_valid;
-    if (advance) begin
-      \$45  = s6_valid;
-    end
-    if (rst) begin
-      \$45  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$46  = s8_level6_0;
-    if (advance) begin
-      \$46  = s7_level5_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$47  = s8_level6_1;
-    if (advance) begin
-      \$47  = { s7_level5_1, bit6 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$48  = s8_level6_2;
-    if (advance) begin
-      \$48  = s7_level5_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$49  = s8_valid;
-    if (advance) begin
-      \$49  = s7_valid;
-    end
-    if (rst) begin
-      \$49  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$50  = s9_rom_0;
-    if (advance) begin
-      \$50  = s8_level6_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$51  = s9_rom_1;
-    if (advance) begin
-      \$51  = slope_c;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$52  = s9_rom_2;
-    if (advance) begin
-      \$52  = intercept_c;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$53  = s9_rom_3;
-    if (advance) begin
-      \$53  = s8_level6_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$54  = s9_valid;
-    if (advance) begin
-      \$54  = s8_valid;
-    end
-    if (rst) begin
-      \$54  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = s10_mul_0;
-    if (advance) begin
-      \$55  = product0_c;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = s10_mul_1;
-    if (advance) begin
-      \$56  = product1_c;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = s10_mul_2;
-    if (advance) begin
-      \$57  = product2_c;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = s10_mul_3;
-    if (advance) begin
-      \$58  = s9_rom_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = s10_mul_4;
-    if (advance) begin
-      \$59  = s9_rom_3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = s10_valid;
-    if (advance) begin
-      \$60  = s9_valid;
-    end
-    if (rst) begin
-      \$60  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = s11_sum_0;
-    if (advance) begin
-      \$61  = \$10 [23:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = s11_sum_1;
-    if (advance) begin
-      \$62  = s10_mul_4;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = s11_valid;
-    if (advance) begin
-      \$63  = s10_valid;
-    end
-    if (rst) begin
-      \$63  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = s12_out_0;
-    if (advance) begin
-      \$64  = \$11 [15:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = s12_out_1;
-    if (advance) begin
-      \$65  = s11_sum_1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = s12_valid;
-    if (advance) begin
-      \$66  = s11_valid;
-    end
-    if (rst) begin
-      \$66  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = o_stream__payload;
-    if (\$16 ) begin
-      (* full_case = 32'd1 *)
-      if (spare_valid) begin
-        \$67  = spare_data;
-      end else begin
-        \$67  = \$13 [15:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = o_stream__valid;
-    if (\$16 ) begin
-      (* full_case = 32'd1 *)
-      if (spare_valid) begin
-        \$68  = 1'h1;
-      end else begin
-        \$68  = \$18 ;
-      end
-    end
-    if (rst) begin
-      \$68  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = spare_valid;
-    if (\$16 ) begin
-      if (spare_valid) begin
-        \$69  = 1'h0;
-      end
-    end else if (\$17 ) begin
-      \$69  = 1'h1;
-    end
-    if (rst) begin
-      \$69  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = spare_data;
-    if (\$16 ) begin
-    end else if (\$17 ) begin
-      \$70  = \$13 [15:0];
-    end
-  end
+  assign \$15  = spare_valid ? s1_fold_0 : \$3 [15:0];
+  assign \$16  = spare_valid ? s1_fold_1 : pos_c;
+  assign \$17  = spare_valid ? s1_valid : i_stream__valid;
+  assign \$18  = rst ? 1'h0 : \$17 ;
+  assign \$19  = spare_valid ? s2_level0_0 : s1_fold_0;
+  assign \$20  = spare_valid ? thr1_rom__addr : bit0;
+  assign \$21  = spare_valid ? s2_level0_2 : s1_fold_1;
+  assign \$22  = spare_valid ? s2_valid : s1_valid;
+  assign \$23  = rst ? 1'h0 : \$22 ;
+  assign \$24  = spare_valid ? s3_level1_0 : s2_level0_0;
+  assign \$25  = spare_valid ? thr2_rom__addr : { thr1_rom__addr, bit1 };
+  assign \$26  = spare_valid ? s3_level1_2 : s2_level0_2;
+  assign \$27  = spare_valid ? s3_valid : s2_valid;
+  assign \$28  = rst ? 1'h0 : \$27 ;
+  assign \$29  = spare_valid ? s4_level2_0 : s3_level1_0;
+  assign \$30  = spare_valid ? thr3_rom__addr : { thr2_rom__addr, bit2 };
+  assign \$31  = spare_valid ? s4_level2_2 : s3_level1_2;
+  assign \$32  = spare_valid ? s4_valid : s3_valid;
+  assign \$33  = rst ? 1'h0 : \$32 ;
+  assign \$34  = spare_valid ? s5_level3_0 : s4_level2_0;
+  assign \$35  = spare_valid ? thr4_rom__addr : { thr3_rom__addr, bit3 };
+  assign \$36  = spare_valid ? s5_level3_2 : s4_level2_2;
+  assign \$37  = spare_valid ? s5_valid : s4_valid;
+  assign \$38  = rst ? 1'h0 : \$37 ;
+  assign \$39  = spare_valid ? s6_level4_0 : s5_level3_0;
+  assign \$40  = spare_valid ? thr5_rom__addr : { thr4_rom__addr, bit4 };
+  assign \$41  = spare_valid ? s6_level4_2 : s5_level3_2;
+  assign \$42  = spare_valid ? s6_valid : s5_valid;
+  assign \$43  = rst ? 1'h0 : \$42 ;
+  assign \$44  = spare_valid ? s7_level5_0 : s6_level4_0;
+  assign \$45  = spare_valid ? thr6_rom__addr : { thr5_rom__addr, bit5 };
+  assign \$46  = spare_valid ? s7_level5_2 : s6_level4_2;
+  assign \$47  = spare_valid ? s7_valid : s6_valid;
+  assign \$48  = rst ? 1'h0 : \$47 ;
+  assign \$49  = spare_valid ? s8_level6_0 : s7_level5_0;
+  assign \$50  = spare_valid ? slope_rom__addr : { thr6_rom__addr, bit6 };
+  assign \$51  = spare_valid ? s8_level6_2 : s7_level5_2;
+  assign \$52  = spare_valid ? s8_valid : s7_valid;
+  assign \$53  = rst ? 1'h0 : \$52 ;
+  assign \$54  = spare_valid ? s9_rom_0 : s8_level6_0;
+  assign \$55  = spare_valid ? s9_rom_1 : slope_c;
+  assign \$56  = spare_valid ? s9_rom_2 : intercept_c;
+  assign \$57  = spare_valid ? s9_rom_3 : s8_level6_2;
+  assign \$58  = spare_valid ? s9_valid : s8_valid;
+  assign \$59  = rst ? 1'h0 : \$58 ;
+  assign \$60  = spare_valid ? s10_mul_0 : product0_c;
+  assign \$61  = spare_valid ? s10_mul_1 : product1_c;
+  assign \$62  = spare_valid ? s10_mul_2 : product2_c;
+  assign \$63  = spare_valid ? s10_mul_3 : s9_rom_2;
+  assign \$64  = spare_valid ? s10_mul_4 : s9_rom_3;
+  assign \$65  = spare_valid ? s10_valid : s9_valid;
+  assign \$66  = rst ? 1'h0 : \$65 ;
+  assign \$67  = spare_valid ? s11_sum_0 : \$10 [23:0];
+  assign \$68  = spare_valid ? s11_sum_1 : s10_mul_4;
+  assign \$69  = spare_valid ? s11_valid : s10_valid;
+  assign \$70  = rst ? 1'h0 : \$69 ;
+  assign \$71  = spare_valid ? s12_out_0 : \$11 [15:0];
+  assign \$72  = spare_valid ? s12_out_1 : s11_sum_1;
+  assign \$73  = spare_valid ? s12_valid : s11_valid;
+  assign \$74  = rst ? 1'h0 : \$73 ;
+  assign \$75  = ~ o_stream__valid;
+  assign \$76  = o_stream__ready | \$75 ;
+  assign \$77  = spare_valid ? spare_data : \$13 [15:0];
+  assign \$78  = \$76  ? \$77  : o_stream__payload;
+  assign \$79  = ~ rst;
+  assign \$80  = ~ o_stream__valid;
+  assign \$81  = o_stream__ready | \$80 ;
+  assign \$82  = s12_valid & advance;
+  assign \$83  = spare_valid | \$82 ;
+  assign \$84  = \$81  ? \$83  : o_stream__valid;
+  assign \$85  = \$79  & \$84 ;
+  assign \$86  = ~ o_stream__valid;
+  assign \$87  = o_stream__ready | \$86 ;
+  assign \$88  = ~ \$87 ;
+  assign \$89  = s12_valid & advance;
+  assign \$90  = \$88  & \$89 ;
+  assign \$91  = \$90  ? \$13 [15:0] : spare_data;
+  assign \$92  = ~ rst;
+  assign \$93  = ~ o_stream__valid;
+  assign \$94  = o_stream__ready | \$93 ;
+  assign \$95  = ~ \$94 ;
+  assign \$96  = \$92  & \$95 ;
+  assign \$97  = s12_valid & advance;
+  assign \$98  = spare_valid | \$97 ;
+  assign \$99  = \$96  & \$98 ;
+  always @(posedge clk)
+    s1_fold_0 <= \$15 ;
+  always @(posedge clk)
+    s1_fold_1 <= \$16 ;
+  always @(posedge clk)
+    s1_valid <= \$18 ;
+  always @(posedge clk)
+    s2_level0_0 <= \$19 ;
+  always @(posedge clk)
+    thr1_rom__addr <= \$20 ;
+  always @(posedge clk)
+    s2_level0_2 <= \$21 ;
+  always @(posedge clk)
+    s2_valid <= \$23 ;
+  always @(posedge clk)
+    s3_level1_0 <= \$24 ;
+  always @(posedge clk)
+    thr2_rom__addr <= \$25 ;
+  always @(posedge clk)
+    s3_level1_2 <= \$26 ;
+  always @(posedge clk)
+    s3_valid <= \$28 ;
+  always @(posedge clk)
+    s4_level2_0 <= \$29 ;
+  always @(posedge clk)
+    thr3_rom__addr <= \$30 ;
+  always @(posedge clk)
+    s4_level2_2 <= \$31 ;
+  always @(posedge clk)
+    s4_valid <= \$33 ;
+  always @(posedge clk)
+    s5_level3_0 <= \$34 ;
+  always @(posedge clk)
+    thr4_rom__addr <= \$35 ;
+  always @(posedge clk)
+    s5_level3_2 <= \$36 ;
+  always @(posedge clk)
+    s5_valid <= \$38 ;
+  always @(posedge clk)
+    s6_level4_0 <= \$39 ;
+  always @(posedge clk)
+    thr5_rom__addr <= \$40 ;
+  always @(posedge clk)
+    s6_level4_2 <= \$41 ;
+  always @(posedge clk)
+    s6_valid <= \$43 ;
+  always @(posedge clk)
+    s7_level5_0 <= \$44 ;
+  always @(posedge clk)
+    thr6_rom__addr <= \$45 ;
+  always @(posedge clk)
+    s7_level5_2 <= \$46 ;
+  always @(posedge clk)
+    s7_valid <= \$48 ;
+  always @(posedge clk)
+    s8_level6_0 <= \$49 ;
+  always @(posedge clk)
+    slope_rom__addr <= \$50 ;
+  always @(posedge clk)
+    s8_level6_2 <= \$51 ;
+  always @(posedge clk)
+    s8_valid <= \$53 ;
+  always @(posedge clk)
+    s9_rom_0 <= \$54 ;
+  always @(posedge clk)
+    s9_rom_1 <= \$55 ;
+  always @(posedge clk)
+    s9_rom_2 <= \$56 ;
+  always @(posedge clk)
+    s9_rom_3 <= \$57 ;
+  always @(posedge clk)
+    s9_valid <= \$59 ;
+  always @(posedge clk)
+    s10_mul_0 <= \$60 ;
+  always @(posedge clk)
+    s10_mul_1 <= \$61 ;
+  always @(posedge clk)
+    s10_mul_2 <= \$62 ;
+  always @(posedge clk)
+    s10_mul_3 <= \$63 ;
+  always @(posedge clk)
+    s10_mul_4 <= \$64 ;
+  always @(posedge clk)
+    s10_valid <= \$66 ;
+  always @(posedge clk)
+    s11_sum_0 <= \$67 ;
+  always @(posedge clk)
+    s11_sum_1 <= \$68 ;
+  always @(posedge clk)
+    s11_valid <= \$70 ;
+  always @(posedge clk)
+    s12_out_0 <= \$71 ;
+  always @(posedge clk)
+    s12_out_1 <= \$72 ;
+  always @(posedge clk)
+    s12_valid <= \$74 ;
+  always @(posedge clk)
+    o_stream__payload <= \$78 ;
+  always @(posedge clk)
+    o_stream__valid <= \$85 ;
+  always @(posedge clk)
+    spare_data <= \$91 ;
+  always @(posedge clk)
+    spare_valid <= \$99 ;
   assign x = i_stream__payload;
   assign v_c = \$3 [15:0];
   assign thr0 = 18'h3dbd6;
   assign prefix0 = bit0;
-  assign prefix1 = { s2_level0_1, bit1 };
-  assign prefix2 = { s3_level1_1, bit2 };
-  assign prefix3 = { s4_level2_1, bit3 };
-  assign prefix4 = { s5_level3_1, bit4 };
-  assign prefix5 = { s6_level4_1, bit5 };
-  assign prefix6 = { s7_level5_1, bit6 };
+  assign s2_level0_1 = thr1_rom__addr;
+  assign thr1_rom__data = thr1;
+  assign prefix1 = { thr1_rom__addr, bit1 };
+  assign s3_level1_1 = thr2_rom__addr;
+  assign thr2_rom__data = thr2;
+  assign prefix2 = { thr2_rom__addr, bit2 };
+  assign s4_level2_1 = thr3_rom__addr;
+  assign thr3_rom__data = thr3;
+  assign prefix3 = { thr3_rom__addr, bit3 };
+  assign s5_level3_1 = thr4_rom__addr;
+  assign thr4_rom__data = thr4;
+  assign prefix4 = { thr4_rom__addr, bit4 };
+  assign s6_level4_1 = thr5_rom__addr;
+  assign thr5_rom__data = thr5;
+  assign prefix5 = { thr5_rom__addr, bit5 };
+  assign s7_level5_1 = thr6_rom__addr;
+  assign thr6_rom__data = thr6;
+  assign prefix6 = { thr6_rom__addr, bit6 };
+  assign s8_level6_1 = slope_rom__addr;
+  assign intercept_rom__addr = slope_rom__addr;
+  assign slope_rom__data = slope_c;
+  assign intercept_rom__data = intercept_c;
   assign acc_c = \$10 [23:0];
   assign rounded = { \$11 [23], \$11  };
   assign y_c = \$11 [15:0];

@@ -3,81 +3,108 @@
 (* top =  1  *)
 (* generator = "Amaranth" *)
 module pwl_silu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_stream__payload, o_stream__valid, i_stream__payload);
-  reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire [16:0] \$10 ;
+  wire \$100 ;
+  wire \$101 ;
+  wire \$102 ;
   wire [17:0] \$11 ;
   wire \$12 ;
-  wire \$13 ;
+  wire [15:0] \$13 ;
   wire \$14 ;
-  wire \$15 ;
+  wire [15:0] \$15 ;
   wire \$16 ;
-  reg [15:0] \$17 ;
-  reg \$18 ;
-  reg [15:0] \$19 ;
+  wire \$17 ;
+  wire [15:0] \$18 ;
+  wire \$19 ;
   wire [16:0] \$2 ;
-  reg \$20 ;
-  reg [15:0] \$21 ;
-  reg \$22 ;
-  reg \$23 ;
-  reg [15:0] \$24 ;
-  reg \$25 ;
-  reg [15:0] \$26 ;
-  reg [1:0] \$27 ;
-  reg \$28 ;
-  reg [15:0] \$29 ;
+  wire \$20 ;
+  wire [15:0] \$21 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire [15:0] \$24 ;
+  wire [1:0] \$25 ;
+  wire \$26 ;
+  wire [15:0] \$27 ;
+  wire \$28 ;
+  wire \$29 ;
   wire [16:0] \$3 ;
-  reg \$30 ;
-  reg [15:0] \$31 ;
-  reg [2:0] \$32 ;
-  reg \$33 ;
-  reg [15:0] \$34 ;
-  reg \$35 ;
-  reg [15:0] \$36 ;
-  reg [3:0] \$37 ;
-  reg \$38 ;
-  reg [15:0] \$39 ;
+  wire [15:0] \$30 ;
+  wire [2:0] \$31 ;
+  wire \$32 ;
+  wire [15:0] \$33 ;
+  wire \$34 ;
+  wire \$35 ;
+  wire [15:0] \$36 ;
+  wire [3:0] \$37 ;
+  wire \$38 ;
+  wire [15:0] \$39 ;
   wire [18:0] \$4 ;
-  reg \$40 ;
-  reg [15:0] \$41 ;
-  reg [4:0] \$42 ;
-  reg \$43 ;
-  reg [15:0] \$44 ;
-  reg \$45 ;
-  reg [15:0] \$46 ;
-  reg [5:0] \$47 ;
-  reg \$48 ;
-  reg [15:0] \$49 ;
+  wire \$40 ;
+  wire \$41 ;
+  wire [15:0] \$42 ;
+  wire [4:0] \$43 ;
+  wire \$44 ;
+  wire [15:0] \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire [15:0] \$48 ;
+  wire [5:0] \$49 ;
   wire [21:0] \$5 ;
-  reg \$50 ;
-  reg [15:0] \$51 ;
-  reg [6:0] \$52 ;
-  reg [17:0] \$53 ;
-  reg \$54 ;
-  reg [15:0] \$55 ;
-  reg \$56 ;
-  reg [20:0] \$57 ;
-  reg [18:0] \$58 ;
-  reg [17:0] \$59 ;
+  wire \$50 ;
+  wire [15:0] \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire [15:0] \$54 ;
+  wire [6:0] \$55 ;
+  wire [17:0] \$56 ;
+  wire \$57 ;
+  wire [15:0] \$58 ;
+  wire \$59 ;
   wire [22:0] \$6 ;
-  reg \$60 ;
-  reg [15:0] \$61 ;
-  reg \$62 ;
-  reg [18:0] \$63 ;
-  reg \$64 ;
-  reg [15:0] \$65 ;
-  reg \$66 ;
-  reg [15:0] \$67 ;
-  reg \$68 ;
-  reg [15:0] \$69 ;
+  wire \$60 ;
+  wire [20:0] \$61 ;
+  wire [18:0] \$62 ;
+  wire [17:0] \$63 ;
+  wire \$64 ;
+  wire [15:0] \$65 ;
+  wire \$66 ;
+  wire \$67 ;
+  wire [18:0] \$68 ;
+  wire \$69 ;
   wire [25:0] \$7 ;
-  reg \$70 ;
-  reg [15:0] \$71 ;
-  reg \$72 ;
-  reg \$73 ;
-  reg [15:0] \$74 ;
+  wire [15:0] \$70 ;
+  wire \$71 ;
+  wire \$72 ;
+  wire [15:0] \$73 ;
+  wire \$74 ;
+  wire [15:0] \$75 ;
+  wire \$76 ;
+  wire \$77 ;
+  wire \$78 ;
+  wire \$79 ;
   wire [26:0] \$8 ;
+  wire [15:0] \$80 ;
+  wire [15:0] \$81 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire \$84 ;
+  wire \$85 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire \$88 ;
+  wire \$89 ;
   wire [18:0] \$9 ;
+  wire \$90 ;
+  wire \$91 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire [15:0] \$94 ;
+  wire \$95 ;
+  wire \$96 ;
+  wire \$97 ;
+  wire \$98 ;
+  wire \$99 ;
   wire [18:0] acc_c;
   wire advance;
   wire bit0;
@@ -94,7 +121,10 @@ module pwl_silu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   wire i_stream__ready;
   input i_stream__valid;
   wire i_stream__valid;
-  reg [17:0] intercept_c;
+  wire [17:0] intercept_c;
+  (* init = 6'h00 *)
+  wire [5:0] intercept_rom__addr;
+  wire [17:0] intercept_rom__data;
   wire [17:0] mirrored;
   output [15:0] o_stream__payload;
   reg [15:0] o_stream__payload = 16'h0000;
@@ -131,32 +161,38 @@ module pwl_silu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   reg [15:0] s1_fold_2 = 16'h0000;
   reg s1_valid = 1'h0;
   reg [15:0] s2_level0_0 = 16'h0000;
-  reg s2_level0_1 = 1'h0;
+  (* init = 1'h0 *)
+  wire s2_level0_1;
   reg s2_level0_2 = 1'h0;
   reg [15:0] s2_level0_3 = 16'h0000;
   reg s2_valid = 1'h0;
   reg [15:0] s3_level1_0 = 16'h0000;
-  reg [1:0] s3_level1_1 = 2'h0;
+  (* init = 2'h0 *)
+  wire [1:0] s3_level1_1;
   reg s3_level1_2 = 1'h0;
   reg [15:0] s3_level1_3 = 16'h0000;
   reg s3_valid = 1'h0;
   reg [15:0] s4_level2_0 = 16'h0000;
-  reg [2:0] s4_level2_1 = 3'h0;
+  (* init = 3'h0 *)
+  wire [2:0] s4_level2_1;
   reg s4_level2_2 = 1'h0;
   reg [15:0] s4_level2_3 = 16'h0000;
   reg s4_valid = 1'h0;
   reg [15:0] s5_level3_0 = 16'h0000;
-  reg [3:0] s5_level3_1 = 4'h0;
+  (* init = 4'h0 *)
+  wire [3:0] s5_level3_1;
   reg s5_level3_2 = 1'h0;
   reg [15:0] s5_level3_3 = 16'h0000;
   reg s5_valid = 1'h0;
   reg [15:0] s6_level4_0 = 16'h0000;
-  reg [4:0] s6_level4_1 = 5'h00;
+  (* init = 5'h00 *)
+  wire [4:0] s6_level4_1;
   reg s6_level4_2 = 1'h0;
   reg [15:0] s6_level4_3 = 16'h0000;
   reg s6_valid = 1'h0;
   reg [15:0] s7_level5_0 = 16'h0000;
-  reg [5:0] s7_level5_1 = 6'h00;
+  (* init = 6'h00 *)
+  wire [5:0] s7_level5_1;
   reg s7_level5_2 = 1'h0;
   reg [15:0] s7_level5_3 = 16'h0000;
   reg s7_valid = 1'h0;
@@ -172,138 +208,249 @@ module pwl_silu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   reg s9_mul_3 = 1'h0;
   reg [15:0] s9_mul_4 = 16'h0000;
   reg s9_valid = 1'h0;
-  reg [6:0] slope_c;
+  wire [6:0] slope_c;
+  reg [5:0] slope_rom__addr = 6'h00;
+  wire [6:0] slope_rom__data;
   reg [15:0] spare_data = 16'h0000;
   reg spare_valid = 1'h0;
   wire [17:0] thr0;
-  reg [17:0] thr1;
-  reg [17:0] thr2;
-  reg [17:0] thr3;
-  reg [17:0] thr4;
-  reg [17:0] thr5;
+  wire [17:0] thr1;
+  reg thr1_rom__addr = 1'h0;
+  wire [17:0] thr1_rom__data;
+  wire [17:0] thr2;
+  reg [1:0] thr2_rom__addr = 2'h0;
+  wire [17:0] thr2_rom__data;
+  wire [17:0] thr3;
+  reg [2:0] thr3_rom__addr = 3'h0;
+  wire [17:0] thr3_rom__data;
+  wire [17:0] thr4;
+  reg [3:0] thr4_rom__addr = 4'h0;
+  wire [17:0] thr4_rom__data;
+  wire [17:0] thr5;
+  reg [4:0] thr5_rom__addr = 5'h00;
+  wire [17:0] thr5_rom__data;
   wire [15:0] v_c;
   wire [15:0] x;
   wire [15:0] y_c;
   wire [15:0] y_unfold_c;
-  assign \$14  = o_stream__ready | \$13 ;
-  assign \$15  = s11_valid & advance;
-  assign \$16  = s11_valid & advance;
-  always @(posedge clk)
-    s1_fold_0 <= \$17 ;
-  always @(posedge clk)
-    s1_fold_1 <= \$18 ;
-  always @(posedge clk)
-    s1_fold_2 <= \$19 ;
-  always @(posedge clk)
-    s1_valid <= \$20 ;
-  always @(posedge clk)
-    s2_level0_0 <= \$21 ;
-  always @(posedge clk)
-    s2_level0_1 <= \$22 ;
-  always @(posedge clk)
-    s2_level0_2 <= \$23 ;
-  always @(posedge clk)
-    s2_level0_3 <= \$24 ;
-  always @(posedge clk)
-    s2_valid <= \$25 ;
-  always @(posedge clk)
-    s3_level1_0 <= \$26 ;
-  always @(posedge clk)
-    s3_level1_1 <= \$27 ;
-  always @(posedge clk)
-    s3_level1_2 <= \$28 ;
-  always @(posedge clk)
-    s3_level1_3 <= \$29 ;
-  always @(posedge clk)
-    s3_valid <= \$30 ;
-  always @(posedge clk)
-    s4_level2_0 <= \$31 ;
-  always @(posedge clk)
-    s4_level2_1 <= \$32 ;
-  always @(posedge clk)
-    s4_level2_2 <= \$33 ;
-  always @(posedge clk)
-    s4_level2_3 <= \$34 ;
-  always @(posedge clk)
-    s4_valid <= \$35 ;
-  always @(posedge clk)
-    s5_level3_0 <= \$36 ;
-  always @(posedge clk)
-    s5_level3_1 <= \$37 ;
-  always @(posedge clk)
-    s5_level3_2 <= \$38 ;
-  always @(posedge clk)
-    s5_level3_3 <= \$39 ;
-  always @(posedge clk)
-    s5_valid <= \$40 ;
-  always @(posedge clk)
-    s6_level4_0 <= \$41 ;
-  always @(posedge clk)
-    s6_level4_1 <= \$42 ;
-  always @(posedge clk)
-    s6_level4_2 <= \$43 ;
-  always @(posedge clk)
-    s6_level4_3 <= \$44 ;
-  always @(posedge clk)
-    s6_valid <= \$45 ;
-  always @(posedge clk)
-    s7_level5_0 <= \$46 ;
-  always @(posedge clk)
-    s7_level5_1 <= \$47 ;
-  always @(posedge clk)
-    s7_level5_2 <= \$48 ;
-  always @(posedge clk)
-    s7_level5_3 <= \$49 ;
-  always @(posedge clk)
-    s7_valid <= \$50 ;
-  always @(posedge clk)
-    s8_rom_0 <= \$51 ;
-  always @(posedge clk)
-    s8_rom_1 <= \$52 ;
-  always @(posedge clk)
-    s8_rom_2 <= \$53 ;
-  always @(posedge clk)
-    s8_rom_3 <= \$54 ;
-  always @(posedge clk)
-    s8_rom_4 <= \$55 ;
-  always @(posedge clk)
-    s8_valid <= \$56 ;
-  always @(posedge clk)
-    s9_mul_0 <= \$57 ;
-  always @(posedge clk)
-    s9_mul_1 <= \$58 ;
-  always @(posedge clk)
-    s9_mul_2 <= \$59 ;
-  always @(posedge clk)
-    s9_mul_3 <= \$60 ;
-  always @(posedge clk)
-    s9_mul_4 <= \$61 ;
-  always @(posedge clk)
-    s9_valid <= \$62 ;
-  always @(posedge clk)
-    s10_sum_0 <= \$63 ;
-  always @(posedge clk)
-    s10_sum_1 <= \$64 ;
-  always @(posedge clk)
-    s10_sum_2 <= \$65 ;
-  always @(posedge clk)
-    s10_valid <= \$66 ;
-  always @(posedge clk)
-    s11_out_0 <= \$67 ;
-  always @(posedge clk)
-    s11_out_1 <= \$68 ;
-  always @(posedge clk)
-    s11_out_2 <= \$69 ;
-  always @(posedge clk)
-    s11_valid <= \$70 ;
-  always @(posedge clk)
-    o_stream__payload <= \$71 ;
-  always @(posedge clk)
-    o_stream__valid <= \$72 ;
-  always @(posedge clk)
-    spare_valid <= \$73 ;
-  always @(posedge clk)
-    spare_data <= \$74 ;
+  reg [17:0] intercept_rom [63:0];
+  initial begin
+    intercept_rom[0] = 18'h3fd40;
+    intercept_rom[1] = 18'h3fcc0;
+    intercept_rom[2] = 18'h3fc40;
+    intercept_rom[3] = 18'h3fbc0;
+    intercept_rom[4] = 18'h3fb40;
+    intercept_rom[5] = 18'h3fac0;
+    intercept_rom[6] = 18'h3fa40;
+    intercept_rom[7] = 18'h3c175;
+    intercept_rom[8] = 18'h3c1cf;
+    intercept_rom[9] = 18'h3c206;
+    intercept_rom[10] = 18'h3c1b0;
+    intercept_rom[11] = 18'h3c15e;
+    intercept_rom[12] = 18'h3c0f7;
+    intercept_rom[13] = 18'h39123;
+    intercept_rom[14] = 18'h39156;
+    intercept_rom[15] = 18'h39107;
+    intercept_rom[16] = 18'h365c4;
+    intercept_rom[17] = 18'h36600;
+    intercept_rom[18] = 18'h365b3;
+    intercept_rom[19] = 18'h33e4a;
+    intercept_rom[20] = 18'h31947;
+    intercept_rom[21] = 18'h31967;
+    intercept_rom[22] = 18'h2f6d2;
+    intercept_rom[23] = 18'h2f6de;
+    intercept_rom[24] = 18'h2d664;
+    intercept_rom[25] = 18'h2b7c8;
+    intercept_rom[26] = 18'h29af3;
+    intercept_rom[27] = 18'h27fce;
+    intercept_rom[28] = 18'h26662;
+    intercept_rom[29] = 18'h24ed6;
+    intercept_rom[30] = 18'h23988;
+    intercept_rom[31] = 18'h239d4;
+    intercept_rom[32] = 18'h23a18;
+    intercept_rom[33] = 18'h23a64;
+    intercept_rom[34] = 18'h24c2c;
+    intercept_rom[35] = 18'h24c06;
+    intercept_rom[36] = 18'h25be6;
+    intercept_rom[37] = 18'h26ac5;
+    intercept_rom[38] = 18'h278ea;
+    intercept_rom[39] = 18'h28670;
+    intercept_rom[40] = 18'h29ff0;
+    intercept_rom[41] = 18'h2b7b8;
+    intercept_rom[42] = 18'h2ce0d;
+    intercept_rom[43] = 18'h2ed21;
+    intercept_rom[44] = 18'h309d8;
+    intercept_rom[45] = 18'h32451;
+    intercept_rom[46] = 18'h33ccb;
+    intercept_rom[47] = 18'h35371;
+    intercept_rom[48] = 18'h36860;
+    intercept_rom[49] = 18'h37bbf;
+    intercept_rom[50] = 18'h38d91;
+    intercept_rom[51] = 18'h39df2;
+    intercept_rom[52] = 18'h3acec;
+    intercept_rom[53] = 18'h3ba93;
+    intercept_rom[54] = 18'h3c6e6;
+    intercept_rom[55] = 18'h3d1fc;
+    intercept_rom[56] = 18'h3dbd0;
+    intercept_rom[57] = 18'h3e70a;
+    intercept_rom[58] = 18'h3f028;
+    intercept_rom[59] = 18'h3f736;
+    intercept_rom[60] = 18'h3fc3c;
+    intercept_rom[61] = 18'h3ff3e;
+    intercept_rom[62] = 18'h00014;
+    intercept_rom[63] = 18'h00014;
+  end
+  assign intercept_c = intercept_rom[slope_rom__addr];
+  reg [6:0] slope_rom [63:0];
+  initial begin
+    slope_rom[0] = 7'h00;
+    slope_rom[1] = 7'h00;
+    slope_rom[2] = 7'h00;
+    slope_rom[3] = 7'h00;
+    slope_rom[4] = 7'h00;
+    slope_rom[5] = 7'h00;
+    slope_rom[6] = 7'h00;
+    slope_rom[7] = 7'h7f;
+    slope_rom[8] = 7'h7f;
+    slope_rom[9] = 7'h7f;
+    slope_rom[10] = 7'h7f;
+    slope_rom[11] = 7'h7f;
+    slope_rom[12] = 7'h7f;
+    slope_rom[13] = 7'h7e;
+    slope_rom[14] = 7'h7e;
+    slope_rom[15] = 7'h7e;
+    slope_rom[16] = 7'h7d;
+    slope_rom[17] = 7'h7d;
+    slope_rom[18] = 7'h7d;
+    slope_rom[19] = 7'h7c;
+    slope_rom[20] = 7'h7b;
+    slope_rom[21] = 7'h7b;
+    slope_rom[22] = 7'h7a;
+    slope_rom[23] = 7'h7a;
+    slope_rom[24] = 7'h79;
+    slope_rom[25] = 7'h78;
+    slope_rom[26] = 7'h77;
+    slope_rom[27] = 7'h76;
+    slope_rom[28] = 7'h75;
+    slope_rom[29] = 7'h74;
+    slope_rom[30] = 7'h73;
+    slope_rom[31] = 7'h73;
+    slope_rom[32] = 7'h73;
+    slope_rom[33] = 7'h73;
+    slope_rom[34] = 7'h74;
+    slope_rom[35] = 7'h74;
+    slope_rom[36] = 7'h75;
+    slope_rom[37] = 7'h76;
+    slope_rom[38] = 7'h77;
+    slope_rom[39] = 7'h78;
+    slope_rom[40] = 7'h7a;
+    slope_rom[41] = 7'h7c;
+    slope_rom[42] = 7'h7e;
+    slope_rom[43] = 7'h01;
+    slope_rom[44] = 7'h04;
+    slope_rom[45] = 7'h07;
+    slope_rom[46] = 7'h0a;
+    slope_rom[47] = 7'h0d;
+    slope_rom[48] = 7'h10;
+    slope_rom[49] = 7'h13;
+    slope_rom[50] = 7'h16;
+    slope_rom[51] = 7'h19;
+    slope_rom[52] = 7'h1c;
+    slope_rom[53] = 7'h1f;
+    slope_rom[54] = 7'h22;
+    slope_rom[55] = 7'h25;
+    slope_rom[56] = 7'h28;
+    slope_rom[57] = 7'h2c;
+    slope_rom[58] = 7'h30;
+    slope_rom[59] = 7'h34;
+    slope_rom[60] = 7'h38;
+    slope_rom[61] = 7'h3c;
+    slope_rom[62] = 7'h3f;
+    slope_rom[63] = 7'h3f;
+  end
+  assign slope_c = slope_rom[slope_rom__addr];
+  reg [17:0] thr1_rom [1:0];
+  initial begin
+    thr1_rom[0] = 18'h3a983;
+    thr1_rom[1] = 18'h3f21f;
+  end
+  assign thr1 = thr1_rom[thr1_rom__addr];
+  reg [17:0] thr2_rom [3:0];
+  initial begin
+    thr2_rom[0] = 18'h3906b;
+    thr2_rom[1] = 18'h3bf1f;
+    thr2_rom[2] = 18'h3e69d;
+    thr2_rom[3] = 18'h3f998;
+  end
+  assign thr2 = thr2_rom[thr2_rom__addr];
+  reg [17:0] thr3_rom [7:0];
+  initial begin
+    thr3_rom[0] = 18'h38914;
+    thr3_rom[1] = 18'h39f1b;
+    thr3_rom[2] = 18'h3b603;
+    thr3_rom[3] = 18'h3cd4f;
+    thr3_rom[4] = 18'h3e0ac;
+    thr3_rom[5] = 18'h3ecf4;
+    thr3_rom[6] = 18'h3f629;
+    thr3_rom[7] = 18'h3fd85;
+  end
+  assign thr3 = thr3_rom[thr3_rom__addr];
+  reg [17:0] thr4_rom [15:0];
+  initial begin
+    thr4_rom[0] = 18'h38472;
+    thr4_rom[1] = 18'h38ccd;
+    thr4_rom[2] = 18'h39b7c;
+    thr4_rom[3] = 18'h3a224;
+    thr4_rom[4] = 18'h3affe;
+    thr4_rom[5] = 18'h3badc;
+    thr4_rom[6] = 18'h3c682;
+    thr4_rom[7] = 18'h3d56e;
+    thr4_rom[8] = 18'h3dc72;
+    thr4_rom[9] = 18'h3e442;
+    thr4_rom[10] = 18'h3e9dd;
+    thr4_rom[11] = 18'h3efc1;
+    thr4_rom[12] = 18'h3f43c;
+    thr4_rom[13] = 18'h3f7ea;
+    thr4_rom[14] = 18'h3fb7c;
+    thr4_rom[15] = 18'h3ff91;
+  end
+  assign thr4 = thr4_rom[thr4_rom__addr];
+  reg [17:0] thr5_rom [31:0];
+  initial begin
+    thr5_rom[0] = 18'h3819d;
+    thr5_rom[1] = 18'h386e7;
+    thr5_rom[2] = 18'h38b08;
+    thr5_rom[3] = 18'h38e6c;
+    thr5_rom[4] = 18'h3931f;
+    thr5_rom[5] = 18'h39d60;
+    thr5_rom[6] = 18'h3a064;
+    thr5_rom[7] = 18'h3a811;
+    thr5_rom[8] = 18'h3aad9;
+    thr5_rom[9] = 18'h3b147;
+    thr5_rom[10] = 18'h3b750;
+    thr5_rom[11] = 18'h3bc5c;
+    thr5_rom[12] = 18'h3c2f7;
+    thr5_rom[13] = 18'h3c9ee;
+    thr5_rom[14] = 18'h3d0fa;
+    thr5_rom[15] = 18'h3d68c;
+    thr5_rom[16] = 18'h3daac;
+    thr5_rom[17] = 18'h3dd92;
+    thr5_rom[18] = 18'h3e2c2;
+    thr5_rom[19] = 18'h3e57c;
+    thr5_rom[20] = 18'h3e866;
+    thr5_rom[21] = 18'h3eb4e;
+    thr5_rom[22] = 18'h3ee6c;
+    thr5_rom[23] = 18'h3f0fc;
+    thr5_rom[24] = 18'h3f333;
+    thr5_rom[25] = 18'h3f538;
+    thr5_rom[26] = 18'h3f70a;
+    thr5_rom[27] = 18'h3f8c1;
+    thr5_rom[28] = 18'h3fa6f;
+    thr5_rom[29] = 18'h3fc7e;
+    thr5_rom[30] = 18'h3fe89;
+    thr5_rom[31] = 18'h00001;
+  end
+  assign thr5 = thr5_rom[thr5_rom__addr];
   assign \$1  = $signed(i_stream__payload) < $signed(1'h0);
   assign \$2  = - $signed(i_stream__payload);
   assign \$3  = \$1  ? { i_stream__payload[15], i_stream__payload } : \$2 ;
@@ -323,894 +470,235 @@ module pwl_silu(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   assign advance = ~ spare_valid;
   assign \$12  = ~ rst;
   assign i_stream__ready = advance & \$12 ;
-  assign \$13  = ~ o_stream__valid;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s2_level0_1)
-      1'h0:
-          thr1 = 18'h3a983;
-      1'h1:
-          thr1 = 18'h3f21f;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s3_level1_1)
-      2'h0:
-          thr2 = 18'h3906b;
-      2'h1:
-          thr2 = 18'h3bf1f;
-      2'h2:
-          thr2 = 18'h3e69d;
-      2'h3:
-          thr2 = 18'h3f998;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s4_level2_1)
-      3'h0:
-          thr3 = 18'h38914;
-      3'h1:
-          thr3 = 18'h39f1b;
-      3'h2:
-          thr3 = 18'h3b603;
-      3'h3:
-          thr3 = 18'h3cd4f;
-      3'h4:
-          thr3 = 18'h3e0ac;
-      3'h5:
-          thr3 = 18'h3ecf4;
-      3'h6:
-          thr3 = 18'h3f629;
-      3'h7:
-          thr3 = 18'h3fd85;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s5_level3_1)
-      4'h0:
-          thr4 = 18'h38472;
-      4'h1:
-          thr4 = 18'h38ccd;
-      4'h2:
-          thr4 = 18'h39b7c;
-      4'h3:
-          thr4 = 18'h3a224;
-      4'h4:
-          thr4 = 18'h3affe;
-      4'h5:
-          thr4 = 18'h3badc;
-      4'h6:
-          thr4 = 18'h3c682;
-      4'h7:
-          thr4 = 18'h3d56e;
-      4'h8:
-          thr4 = 18'h3dc72;
-      4'h9:
-          thr4 = 18'h3e442;
-      4'ha:
-          thr4 = 18'h3e9dd;
-      4'hb:
-          thr4 = 18'h3efc1;
-      4'hc:
-          thr4 = 18'h3f43c;
-      4'hd:
-          thr4 = 18'h3f7ea;
-      4'he:
-          thr4 = 18'h3fb7c;
-      4'hf:
-          thr4 = 18'h3ff91;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s6_level4_1)
-      5'h00:
-          thr5 = 18'h3819d;
-      5'h01:
-          thr5 = 18'h386e7;
-      5'h02:
-          thr5 = 18'h38b08;
-      5'h03:
-          thr5 = 18'h38e6c;
-      5'h04:
-          thr5 = 18'h3931f;
-      5'h05:
-          thr5 = 18'h39d60;
-      5'h06:
-          thr5 = 18'h3a064;
-      5'h07:
-          thr5 = 18'h3a811;
-      5'h08:
-          thr5 = 18'h3aad9;
-      5'h09:
-          thr5 = 18'h3b147;
-      5'h0a:
-          thr5 = 18'h3b750;
-      5'h0b:
-          thr5 = 18'h3bc5c;
-      5'h0c:
-          thr5 = 18'h3c2f7;
-      5'h0d:
-          thr5 = 18'h3c9ee;
-      5'h0e:
-          thr5 = 18'h3d0fa;
-      5'h0f:
-          thr5 = 18'h3d68c;
-      5'h10:
-          thr5 = 18'h3daac;
-      5'h11:
-          thr5 = 18'h3dd92;
-      5'h12:
-          thr5 = 18'h3e2c2;
-      5'h13:
-          thr5 = 18'h3e57c;
-      5'h14:
-          thr5 = 18'h3e866;
-      5'h15:
-          thr5 = 18'h3eb4e;
-      5'h16:
-          thr5 = 18'h3ee6c;
-      5'h17:
-          thr5 = 18'h3f0fc;
-      5'h18:
-          thr5 = 18'h3f333;
-      5'h19:
-          thr5 = 18'h3f538;
-      5'h1a:
-          thr5 = 18'h3f70a;
-      5'h1b:
-          thr5 = 18'h3f8c1;
-      5'h1c:
-          thr5 = 18'h3fa6f;
-      5'h1d:
-          thr5 = 18'h3fc7e;
-      5'h1e:
-          thr5 = 18'h3fe89;
-      5'h1f:
-          thr5 = 18'h00001;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s7_level5_1)
-      6'h00:
-          slope_c = 7'h00;
-      6'h01:
-          slope_c = 7'h00;
-      6'h02:
-          slope_c = 7'h00;
-      6'h03:
-          slope_c = 7'h00;
-      6'h04:
-          slope_c = 7'h00;
-      6'h05:
-          slope_c = 7'h00;
-      6'h06:
-          slope_c = 7'h00;
-      6'h07:
-          slope_c = 7'h7f;
-      6'h08:
-          slope_c = 7'h7f;
-      6'h09:
-          slope_c = 7'h7f;
-      6'h0a:
-          slope_c = 7'h7f;
-      6'h0b:
-          slope_c = 7'h7f;
-      6'h0c:
-          slope_c = 7'h7f;
-      6'h0d:
-          slope_c = 7'h7e;
-      6'h0e:
-          slope_c = 7'h7e;
-      6'h0f:
-          slope_c = 7'h7e;
-      6'h10:
-          slope_c = 7'h7d;
-      6'h11:
-          slope_c = 7'h7d;
-      6'h12:
-          slope_c = 7'h7d;
-      6'h13:
-          slope_c = 7'h7c;
-      6'h14:
-          slope_c = 7'h7b;
-      6'h15:
-          slope_c = 7'h7b;
-      6'h16:
-          slope_c = 7'h7a;
-      6'h17:
-          slope_c = 7'h7a;
-      6'h18:
-          slope_c = 7'h79;
-      6'h19:
-          slope_c = 7'h78;
-      6'h1a:
-          slope_c = 7'h77;
-      6'h1b:
-          slope_c = 7'h76;
-      6'h1c:
-          slope_c = 7'h75;
-      6'h1d:
-          slope_c = 7'h74;
-      6'h1e:
-          slope_c = 7'h73;
-      6'h1f:
-          slope_c = 7'h73;
-      6'h20:
-          slope_c = 7'h73;
-      6'h21:
-          slope_c = 7'h73;
-      6'h22:
-          slope_c = 7'h74;
-      6'h23:
-          slope_c = 7'h74;
-      6'h24:
-          slope_c = 7'h75;
-      6'h25:
-          slope_c = 7'h76;
-      6'h26:
-          slope_c = 7'h77;
-      6'h27:
-          slope_c = 7'h78;
-      6'h28:
-          slope_c = 7'h7a;
-      6'h29:
-          slope_c = 7'h7c;
-      6'h2a:
-          slope_c = 7'h7e;
-      6'h2b:
-          slope_c = 7'h01;
-      6'h2c:
-          slope_c = 7'h04;
-      6'h2d:
-          slope_c = 7'h07;
-      6'h2e:
-          slope_c = 7'h0a;
-      6'h2f:
-          slope_c = 7'h0d;
-      6'h30:
-          slope_c = 7'h10;
-      6'h31:
-          slope_c = 7'h13;
-      6'h32:
-          slope_c = 7'h16;
-      6'h33:
-          slope_c = 7'h19;
-      6'h34:
-          slope_c = 7'h1c;
-      6'h35:
-          slope_c = 7'h1f;
-      6'h36:
-          slope_c = 7'h22;
-      6'h37:
-          slope_c = 7'h25;
-      6'h38:
-          slope_c = 7'h28;
-      6'h39:
-          slope_c = 7'h2c;
-      6'h3a:
-          slope_c = 7'h30;
-      6'h3b:
-          slope_c = 7'h34;
-      6'h3c:
-          slope_c = 7'h38;
-      6'h3d:
-          slope_c = 7'h3c;
-      default:
-          slope_c = 7'h3f;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s7_level5_1)
-      6'h00:
-          intercept_c = 18'h3fd40;
-      6'h01:
-          intercept_c = 18'h3fcc0;
-      6'h02:
-          intercept_c = 18'h3fc40;
-      6'h03:
-          intercept_c = 18'h3fbc0;
-      6'h04:
-          intercept_c = 18'h3fb40;
-      6'h05:
-          intercept_c = 18'h3fac0;
-      6'h06:
-          intercept_c = 18'h3fa40;
-      6'h07:
-          intercept_c = 18'h3c175;
-      6'h08:
-          intercept_c = 18'h3c1cf;
-      6'h09:
-          intercept_c = 18'h3c206;
-      6'h0a:
-          intercept_c = 18'h3c1b0;
-      6'h0b:
-          intercept_c = 18'h3c15e;
-      6'h0c:
-          intercept_c = 18'h3c0f7;
-      6'h0d:
-          intercept_c = 18'h39123;
-      6'h0e:
-          intercept_c = 18'h39156;
-      6'h0f:
-          intercept_c = 18'h39107;
-      6'h10:
-          intercept_c = 18'h365c4;
-      6'h11:
-          intercept_c = 18'h36600;
-      6'h12:
-          intercept_c = 18'h365b3;
-      6'h13:
-          intercept_c = 18'h33e4a;
-      6'h14:
-          intercept_c = 18'h31947;
-      6'h15:
-          intercept_c = 18'h31967;
-      6'h16:
-          intercept_c = 18'h2f6d2;
-      6'h17:
-          intercept_c = 18'h2f6de;
-      6'h18:
-          intercept_c = 18'h2d664;
-      6'h19:
-          intercept_c = 18'h2b7c8;
-      6'h1a:
-          intercept_c = 18'h29af3;
-      6'h1b:
-          intercept_c = 18'h27fce;
-      6'h1c:
-          intercept_c = 18'h26662;
-      6'h1d:
-          intercept_c = 18'h24ed6;
-      6'h1e:
-          intercept_c = 18'h23988;
-      6'h1f:
-          intercept_c = 18'h239d4;
-      6'h20:
-          intercept_c = 18'h23a18;
-      6'h21:
-          intercept_c = 18'h23a64;
-      6'h22:
-          intercept_c = 18'h24c2c;
-      6'h23:
-          intercept_c = 18'h24c06;
-      6'h24:
-          intercept_c = 18'h25be6;
-      6'h25:
-          intercept_c = 18'h26ac5;
-      6'h26:
-          intercept_c = 18'h278ea;
-      6'h27:
-          intercept_c = 18'h28670;
-      6'h28:
-          intercept_c = 18'h29ff0;
-      6'h29:
-          intercept_c = 18'h2b7b8;
-      6'h2a:
-          intercept_c = 18'h2ce0d;
-      6'h2b:
-          intercept_c = 18'h2ed21;
-      6'h2c:
-          intercept_c = 18'h309d8;
-      6'h2d:
-          intercept_c = 18'h32451;
-      6'h2e:
-          intercept_c = 18'h33ccb;
-      6'h2f:
-          intercept_c = 18'h35371;
-      6'h30:
-          intercept_c = 18'h36860;
-      6'h31:
-          intercept_c = 18'h37bbf;
-      6'h32:
-          intercept_c = 18'h38d91;
-      6'h33:
-          intercept_c = 18'h39df2;
-      6'h34:
-          intercept_c = 18'h3acec;
-      6'h35:
-          intercept_c = 18'h3ba93;
-      6'h36:
-          intercept_c = 18'h3c6e6;
-      6'h37:
-          intercept_c = 18'h3d1fc;
-      6'h38:
-          intercept_c = 18'h3dbd0;
-      6'h39:
-          intercept_c = 18'h3e70a;
-      6'h3a:
-          intercept_c = 18'h3f028;
-      6'h3b:
-          intercept_c = 18'h3f736;
-      6'h3c:
-          intercept_c = 18'h3fc3c;
-      6'h3d:
-          intercept_c = 18'h3ff3e;
-      default:
-          intercept_c = 18'h00014;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$17  = s1_fold_0;
-    if (advance) begin
-      \$17  = \$3 [15:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$18  = s1_fold_1;
-    if (advance) begin
-      \$18  = pos_c;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$19  = s1_fold_2;
-    if (advance) begin
-      \$19  = i_stream__payload;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$20  = s1_valid;
-    if (advance) begin
-      \$20  = i_stream__valid;
-    end
-    if (rst) begin
-      \$20  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$21  = s2_level0_0;
-    if (advance) begin
-      \$21  = s1_fold_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$22  = s2_level0_1;
-    if (advance) begin
-      \$22  = bit0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$23  = s2_level0_2;
-    if (advance) begin
-      \$23  = s1_fold_1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$24  = s2_level0_3;
-    if (advance) begin
-      \$24  = s1_fold_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$25  = s2_valid;
-    if (advance) begin
-      \$25  = s1_valid;
-    end
-    if (rst) begin
-      \$25  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$26  = s3_level1_0;
-    if (advance) begin
-      \$26  = s2_level0_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$27  = s3_level1_1;
-    if (advance) begin
-      \$27  = { s2_level0_1, bit1 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$28  = s3_level1_2;
-    if (advance) begin
-      \$28  = s2_level0_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$29  = s3_level1_3;
-    if (advance) begin
-      \$29  = s2_level0_3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$30  = s3_valid;
-    if (advance) begin
-      \$30  = s2_valid;
-    end
-    if (rst) begin
-      \$30  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$31  = s4_level2_0;
-    if (advance) begin
-      \$31  = s3_level1_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$32  = s4_level2_1;
-    if (advance) begin
-      \$32  = { s3_level1_1, bit2 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$33  = s4_level2_2;
-    if (advance) begin
-      \$33  = s3_level1_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$34  = s4_level2_3;
-    if (advance) begin
-      \$34  = s3_level1_3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$35  = s4_valid;
-    if (advance) begin
-      \$35  = s3_valid;
-    end
-    if (rst) begin
-      \$35  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$36  = s5_level3_0;
-    if (advance) begin
-      \$36  = s4_level2_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$37  = s5_level3_1;
-    if (advance) begin
-      \$37  = { s4_level2_1, bit3 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$38  = s5_level3_2;
-    if (advance) begin
-      \$38  = s4_level2_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$39  = s5_level3_3;
-    if (advance) begin
-      \$39  = s4_level2_3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$40  = s5_valid;
-    if (advance) begin
-      \$40  = s4_valid;
-    end
-    if (rst) begin
-      \$40  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$41  = s6_level4_0;
-    if (advance) begin
-      \$41  = s5_level3_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$42  = s6_level4_1;
-    if (advance) begin
-      \$42  = { s5_level3_1, bit4 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$43  = s6_level4_2;
-    if (advance) begin
-      \$43  = s5_level3_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$44  = s6_level4_3;
-    if (advance) begin
-      \$44  = s5_level3_3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$45  = s6_valid;
-    if (advance) begin
-      \$45  = s5_valid;
-    end
-    if (rst) begin
-      \$45  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$46  = s7_level5_0;
-    if (advance) begin
-      \$46  = s6_level4_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$47  = s7_level5_1;
-    if (advance) begin
-      \$47  = { s6_level4_1, bit5 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$48  = s7_level5_2;
-    if (advance) begin
-      \$48  = s6_level4_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$49  = s7_level5_3;
-    if (advance) begin
-      \$49  = s6_level4_3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$50  = s7_valid;
-    if (advance) begin
-      \$50  = s6_valid;
-    end
-    if (rst) begin
-      \$50  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$51  = s8_rom_0;
-    if (advance) begin
-      \$51  = s7_level5_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$52  = s8_rom_1;
-    if (advance) begin
-      \$52  = slope_c;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$53  = s8_rom_2;
-    if (advance) begin
-      \$53  = intercept_c;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$54  = s8_rom_3;
-    if (advance) begin
-      \$54  = s7_level5_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = s8_rom_4;
-    if (advance) begin
-      \$55  = s7_level5_3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = s8_valid;
-    if (advance) begin
-      \$56  = s7_valid;
-    end
-    if (rst) begin
-      \$56  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = s9_mul_0;
-    if (advance) begin
-      \$57  = product0_c;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = s9_mul_1;
-    if (advance) begin
-      \$58  = product1_c;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = s9_mul_2;
-    if (advance) begin
-      \$59  = s8_rom_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = s9_mul_3;
-    if (advance) begin
-      \$60  = s8_rom_3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = s9_mul_4;
-    if (advance) begin
-      \$61  = s8_rom_4;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = s9_valid;
-    if (advance) begin
-      \$62  = s8_valid;
-    end
-    if (rst) begin
-      \$62  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = s10_sum_0;
-    if (advance) begin
-      \$63  = \$8 [18:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = s10_sum_1;
-    if (advance) begin
-      \$64  = s9_mul_3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = s10_sum_2;
-    if (advance) begin
-      \$65  = s9_mul_4;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = s10_valid;
-    if (advance) begin
-      \$66  = s9_valid;
-    end
-    if (rst) begin
-      \$66  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = s11_out_0;
-    if (advance) begin
-      \$67  = \$9 [15:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = s11_out_1;
-    if (advance) begin
-      \$68  = s10_sum_1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = s11_out_2;
-    if (advance) begin
-      \$69  = s10_sum_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = s11_valid;
-    if (advance) begin
-      \$70  = s10_valid;
-    end
-    if (rst) begin
-      \$70  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = o_stream__payload;
-    if (\$14 ) begin
-      (* full_case = 32'd1 *)
-      if (spare_valid) begin
-        \$71  = spare_data;
-      end else begin
-        \$71  = \$11 [15:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$72  = o_stream__valid;
-    if (\$14 ) begin
-      (* full_case = 32'd1 *)
-      if (spare_valid) begin
-        \$72  = 1'h1;
-      end else begin
-        \$72  = \$16 ;
-      end
-    end
-    if (rst) begin
-      \$72  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$73  = spare_valid;
-    if (\$14 ) begin
-      if (spare_valid) begin
-        \$73  = 1'h0;
-      end
-    end else if (\$15 ) begin
-      \$73  = 1'h1;
-    end
-    if (rst) begin
-      \$73  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$74  = spare_data;
-    if (\$14 ) begin
-    end else if (\$15 ) begin
-      \$74  = \$11 [15:0];
-    end
-  end
+  assign \$13  = spare_valid ? s1_fold_0 : \$3 [15:0];
+  assign \$14  = spare_valid ? s1_fold_1 : pos_c;
+  assign \$15  = spare_valid ? s1_fold_2 : i_stream__payload;
+  assign \$16  = spare_valid ? s1_valid : i_stream__valid;
+  assign \$17  = rst ? 1'h0 : \$16 ;
+  assign \$18  = spare_valid ? s2_level0_0 : s1_fold_0;
+  assign \$19  = spare_valid ? thr1_rom__addr : bit0;
+  assign \$20  = spare_valid ? s2_level0_2 : s1_fold_1;
+  assign \$21  = spare_valid ? s2_level0_3 : s1_fold_2;
+  assign \$22  = spare_valid ? s2_valid : s1_valid;
+  assign \$23  = rst ? 1'h0 : \$22 ;
+  assign \$24  = spare_valid ? s3_level1_0 : s2_level0_0;
+  assign \$25  = spare_valid ? thr2_rom__addr : { thr1_rom__addr, bit1 };
+  assign \$26  = spare_valid ? s3_level1_2 : s2_level0_2;
+  assign \$27  = spare_valid ? s3_level1_3 : s2_level0_3;
+  assign \$28  = spare_valid ? s3_valid : s2_valid;
+  assign \$29  = rst ? 1'h0 : \$28 ;
+  assign \$30  = spare_valid ? s4_level2_0 : s3_level1_0;
+  assign \$31  = spare_valid ? thr3_rom__addr : { thr2_rom__addr, bit2 };
+  assign \$32  = spare_valid ? s4_level2_2 : s3_level1_2;
+  assign \$33  = spare_valid ? s4_level2_3 : s3_level1_3;
+  assign \$34  = spare_valid ? s4_valid : s3_valid;
+  assign \$35  = rst ? 1'h0 : \$34 ;
+  assign \$36  = spare_valid ? s5_level3_0 : s4_level2_0;
+  assign \$37  = spare_valid ? thr4_rom__addr : { thr3_rom__addr, bit3 };
+  assign \$38  = spare_valid ? s5_level3_2 : s4_level2_2;
+  assign \$39  = spare_valid ? s5_level3_3 : s4_level2_3;
+  assign \$40  = spare_valid ? s5_valid : s4_valid;
+  assign \$41  = rst ? 1'h0 : \$40 ;
+  assign \$42  = spare_valid ? s6_level4_0 : s5_level3_0;
+  assign \$43  = spare_valid ? thr5_rom__addr : { thr4_rom__addr, bit4 };
+  assign \$44  = spare_valid ? s6_level4_2 : s5_level3_2;
+  assign \$45  = spare_valid ? s6_level4_3 : s5_level3_3;
+  assign \$46  = spare_valid ? s6_valid : s5_valid;
+  assign \$47  = rst ? 1'h0 : \$46 ;
+  assign \$48  = spare_valid ? s7_level5_0 : s6_level4_0;
+  assign \$49  = spare_valid ? slope_rom__addr : { thr5_rom__addr, bit5 };
+  assign \$50  = spare_valid ? s7_level5_2 : s6_level4_2;
+  assign \$51  = spare_valid ? s7_level5_3 : s6_level4_3;
+  assign \$52  = spare_valid ? s7_valid : s6_valid;
+  assign \$53  = rst ? 1'h0 : \$52 ;
+  assign \$54  = spare_valid ? s8_rom_0 : s7_level5_0;
+  assign \$55  = spare_valid ? s8_rom_1 : slope_c;
+  assign \$56  = spare_valid ? s8_rom_2 : intercept_c;
+  assign \$57  = spare_valid ? s8_rom_3 : s7_level5_2;
+  assign \$58  = spare_valid ? s8_rom_4 : s7_level5_3;
+  assign \$59  = spare_valid ? s8_valid : s7_valid;
+  assign \$60  = rst ? 1'h0 : \$59 ;
+  assign \$61  = spare_valid ? s9_mul_0 : product0_c;
+  assign \$62  = spare_valid ? s9_mul_1 : product1_c;
+  assign \$63  = spare_valid ? s9_mul_2 : s8_rom_2;
+  assign \$64  = spare_valid ? s9_mul_3 : s8_rom_3;
+  assign \$65  = spare_valid ? s9_mul_4 : s8_rom_4;
+  assign \$66  = spare_valid ? s9_valid : s8_valid;
+  assign \$67  = rst ? 1'h0 : \$66 ;
+  assign \$68  = spare_valid ? s10_sum_0 : \$8 [18:0];
+  assign \$69  = spare_valid ? s10_sum_1 : s9_mul_3;
+  assign \$70  = spare_valid ? s10_sum_2 : s9_mul_4;
+  assign \$71  = spare_valid ? s10_valid : s9_valid;
+  assign \$72  = rst ? 1'h0 : \$71 ;
+  assign \$73  = spare_valid ? s11_out_0 : \$9 [15:0];
+  assign \$74  = spare_valid ? s11_out_1 : s10_sum_1;
+  assign \$75  = spare_valid ? s11_out_2 : s10_sum_2;
+  assign \$76  = spare_valid ? s11_valid : s10_valid;
+  assign \$77  = rst ? 1'h0 : \$76 ;
+  assign \$78  = ~ o_stream__valid;
+  assign \$79  = o_stream__ready | \$78 ;
+  assign \$80  = spare_valid ? spare_data : \$11 [15:0];
+  assign \$81  = \$79  ? \$80  : o_stream__payload;
+  assign \$82  = ~ rst;
+  assign \$83  = ~ o_stream__valid;
+  assign \$84  = o_stream__ready | \$83 ;
+  assign \$85  = s11_valid & advance;
+  assign \$86  = spare_valid | \$85 ;
+  assign \$87  = \$84  ? \$86  : o_stream__valid;
+  assign \$88  = \$82  & \$87 ;
+  assign \$89  = ~ o_stream__valid;
+  assign \$90  = o_stream__ready | \$89 ;
+  assign \$91  = ~ \$90 ;
+  assign \$92  = s11_valid & advance;
+  assign \$93  = \$91  & \$92 ;
+  assign \$94  = \$93  ? \$11 [15:0] : spare_data;
+  assign \$95  = ~ rst;
+  assign \$96  = ~ o_stream__valid;
+  assign \$97  = o_stream__ready | \$96 ;
+  assign \$98  = ~ \$97 ;
+  assign \$99  = \$95  & \$98 ;
+  assign \$100  = s11_valid & advance;
+  assign \$101  = spare_valid | \$100 ;
+  assign \$102  = \$99  & \$101 ;
+  always @(posedge clk)
+    s1_fold_0 <= \$13 ;
+  always @(posedge clk)
+    s1_fold_1 <= \$14 ;
+  always @(posedge clk)
+    s1_fold_2 <= \$15 ;
+  always @(posedge clk)
+    s1_valid <= \$17 ;
+  always @(posedge clk)
+    s2_level0_0 <= \$18 ;
+  always @(posedge clk)
+    thr1_rom__addr <= \$19 ;
+  always @(posedge clk)
+    s2_level0_2 <= \$20 ;
+  always @(posedge clk)
+    s2_level0_3 <= \$21 ;
+  always @(posedge clk)
+    s2_valid <= \$23 ;
+  always @(posedge clk)
+    s3_level1_0 <= \$24 ;
+  always @(posedge clk)
+    thr2_rom__addr <= \$25 ;
+  always @(posedge clk)
+    s3_level1_2 <= \$26 ;
+  always @(posedge clk)
+    s3_level1_3 <= \$27 ;
+  always @(posedge clk)
+    s3_valid <= \$29 ;
+  always @(posedge clk)
+    s4_level2_0 <= \$30 ;
+  always @(posedge clk)
+    thr3_rom__addr <= \$31 ;
+  always @(posedge clk)
+    s4_level2_2 <= \$32 ;
+  always @(posedge clk)
+    s4_level2_3 <= \$33 ;
+  always @(posedge clk)
+    s4_valid <= \$35 ;
+  always @(posedge clk)
+    s5_level3_0 <= \$36 ;
+  always @(posedge clk)
+    thr4_rom__addr <= \$37 ;
+  always @(posedge clk)
+    s5_level3_2 <= \$38 ;
+  always @(posedge clk)
+    s5_level3_3 <= \$39 ;
+  always @(posedge clk)
+    s5_valid <= \$41 ;
+  always @(posedge clk)
+    s6_level4_0 <= \$42 ;
+  always @(posedge clk)
+    thr5_rom__addr <= \$43 ;
+  always @(posedge clk)
+    s6_level4_2 <= \$44 ;
+  always @(posedge clk)
+    s6_level4_3 <= \$45 ;
+  always @(posedge clk)
+    s6_valid <= \$47 ;
+  always @(posedge clk)
+    s7_level5_0 <= \$48 ;
+  always @(posedge clk)
+    slope_rom__addr <= \$49 ;
+  always @(posedge clk)
+    s7_level5_2 <= \$50 ;
+  always @(posedge clk)
+    s7_level5_3 <= \$51 ;
+  always @(posedge clk)
+    s7_valid <= \$53 ;
+  always @(posedge clk)
+    s8_rom_0 <= \$54 ;
+  always @(posedge clk)
+    s8_rom_1 <= \$55 ;
+  always @(posedge clk)
+    s8_rom_2 <= \$56 ;
+  always @(posedge clk)
+    s8_rom_3 <= \$57 ;
+  always @(posedge clk)
+    s8_rom_4 <= \$58 ;
+  always @(posedge clk)
+    s8_valid <= \$60 ;
+  always @(posedge clk)
+    s9_mul_0 <= \$61 ;
+  always @(posedge clk)
+    s9_mul_1 <= \$62 ;
+  always @(posedge clk)
+    s9_mul_2 <= \$63 ;
+  always @(posedge clk)
+    s9_mul_3 <= \$64 ;
+  always @(posedge clk)
+    s9_mul_4 <= \$65 ;
+  always @(posedge clk)
+    s9_valid <= \$67 ;
+  always @(posedge clk)
+    s10_sum_0 <= \$68 ;
+  always @(posedge clk)
+    s10_sum_1 <= \$69 ;
+  always @(posedge clk)
+    s10_sum_2 <= \$70 ;
+  always @(posedge clk)
+    s10_valid <= \$72 ;
+  always @(posedge clk)
+    s11_out_0 <= \$73 ;
+  always @(posedge clk)
+    s11_out_1 <= \$74 ;
+  always @(posedge clk)
+    s11_out_2 <= \$75 ;
+  always @(posedge clk)
+    s11_valid <= \$77 ;
+  always @(posedge clk)
+    o_stream__payload <= \$81 ;
+  always @(posedge clk)
+    o_stream__valid <= \$88 ;
+  always @(posedge clk)
+    spare_data <= \$94 ;
+  always @(posedge clk)
+    spare_valid <= \$102 ;
   assign x = i_stream__payload;
   assign v_c = \$3 [15:0];
   assign thr0 = 18'h3d852;
   assign prefix0 = bit0;
-  assign prefix1 = { s2_level0_1, bit1 };
-  assign prefix2 = { s3_level1_1, bit2 };
-  assign prefix3 = { s4_level2_1, bit3 };
-  assign prefix4 = { s5_level3_1, bit4 };
-  assign prefix5 = { s6_level4_1, bit5 };
+  assign s2_level0_1 = thr1_rom__addr;
+  assign thr1_rom__data = thr1;
+  assign prefix1 = { thr1_rom__addr, bit1 };
+  assign s3_level1_1 = thr2_rom__addr;
+  assign thr2_rom__data = thr2;
+  assign prefix2 = { thr2_rom__addr, bit2 };
+  assign s4_level2_1 = thr3_rom__addr;
+  assign thr3_rom__data = thr3;
+  assign prefix3 = { thr3_rom__addr, bit3 };
+  assign s5_level3_1 = thr4_rom__addr;
+  assign thr4_rom__data = thr4;
+  assign prefix4 = { thr4_rom__addr, bit4 };
+  assign s6_level4_1 = thr5_rom__addr;
+  assign thr5_rom__data = thr5;
+  assign prefix5 = { thr5_rom__addr, bit5 };
+  assign s7_level5_1 = slope_rom__addr;
+  assign intercept_rom__addr = slope_rom__addr;
+  assign slope_rom__data = slope_c;
+  assign intercept_rom__data = intercept_c;
   assign acc_c = \$8 [18:0];
   assign rounded = { \$9 [18], \$9  };
   assign y_c = \$9 [15:0];

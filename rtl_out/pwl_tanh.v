@@ -3,77 +3,105 @@
 (* top =  1  *)
 (* generator = "Amaranth" *)
 module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_stream__payload, o_stream__valid, i_stream__payload);
-  reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire [34:0] \$10 ;
   wire [22:0] \$11 ;
   wire [16:0] \$12 ;
   wire [20:0] \$13 ;
   wire \$14 ;
-  wire \$15 ;
+  wire [15:0] \$15 ;
   wire \$16 ;
   wire \$17 ;
   wire \$18 ;
-  reg [15:0] \$19 ;
+  wire [15:0] \$19 ;
   wire [16:0] \$2 ;
-  reg \$20 ;
-  reg \$21 ;
-  reg [15:0] \$22 ;
-  reg \$23 ;
-  reg \$24 ;
-  reg \$25 ;
-  reg [15:0] \$26 ;
-  reg [1:0] \$27 ;
-  reg \$28 ;
-  reg \$29 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire [15:0] \$24 ;
+  wire [1:0] \$25 ;
+  wire \$26 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire [15:0] \$29 ;
   wire [16:0] \$3 ;
-  reg [15:0] \$30 ;
-  reg [2:0] \$31 ;
-  reg \$32 ;
-  reg \$33 ;
-  reg [15:0] \$34 ;
-  reg [3:0] \$35 ;
-  reg \$36 ;
-  reg \$37 ;
-  reg [15:0] \$38 ;
-  reg [4:0] \$39 ;
+  wire [2:0] \$30 ;
+  wire \$31 ;
+  wire \$32 ;
+  wire \$33 ;
+  wire [15:0] \$34 ;
+  wire [3:0] \$35 ;
+  wire \$36 ;
+  wire \$37 ;
+  wire \$38 ;
+  wire [15:0] \$39 ;
   wire [23:0] \$4 ;
-  reg \$40 ;
-  reg \$41 ;
-  reg [15:0] \$42 ;
-  reg [5:0] \$43 ;
-  reg \$44 ;
-  reg \$45 ;
-  reg [15:0] \$46 ;
-  reg [6:0] \$47 ;
-  reg \$48 ;
-  reg \$49 ;
+  wire [4:0] \$40 ;
+  wire \$41 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire [15:0] \$44 ;
+  wire [5:0] \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire [15:0] \$49 ;
   wire [21:0] \$5 ;
-  reg [15:0] \$50 ;
-  reg [10:0] \$51 ;
-  reg [16:0] \$52 ;
-  reg \$53 ;
-  reg \$54 ;
-  reg [20:0] \$55 ;
-  reg [20:0] \$56 ;
-  reg [18:0] \$57 ;
-  reg [16:0] \$58 ;
-  reg \$59 ;
+  wire [6:0] \$50 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
+  wire [15:0] \$54 ;
+  wire [10:0] \$55 ;
+  wire [16:0] \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire \$59 ;
   wire [24:0] \$6 ;
-  reg \$60 ;
-  reg [22:0] \$61 ;
-  reg \$62 ;
-  reg \$63 ;
-  reg [15:0] \$64 ;
-  reg \$65 ;
-  reg \$66 ;
-  reg [15:0] \$67 ;
-  reg \$68 ;
-  reg \$69 ;
+  wire [20:0] \$60 ;
+  wire [20:0] \$61 ;
+  wire [18:0] \$62 ;
+  wire [16:0] \$63 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire [22:0] \$67 ;
+  wire \$68 ;
+  wire \$69 ;
   wire [27:0] \$7 ;
-  reg [15:0] \$70 ;
+  wire \$70 ;
+  wire [15:0] \$71 ;
+  wire \$72 ;
+  wire \$73 ;
+  wire \$74 ;
+  wire \$75 ;
+  wire \$76 ;
+  wire [15:0] \$77 ;
+  wire [15:0] \$78 ;
+  wire \$79 ;
   wire [28:0] \$8 ;
+  wire \$80 ;
+  wire \$81 ;
+  wire \$82 ;
+  wire \$83 ;
+  wire \$84 ;
+  wire \$85 ;
+  wire \$86 ;
+  wire \$87 ;
+  wire \$88 ;
+  wire \$89 ;
   wire [33:0] \$9 ;
+  wire \$90 ;
+  wire [15:0] \$91 ;
+  wire \$92 ;
+  wire \$93 ;
+  wire \$94 ;
+  wire \$95 ;
+  wire \$96 ;
+  wire \$97 ;
+  wire \$98 ;
+  wire \$99 ;
   wire [22:0] acc_c;
   wire advance;
   wire bit0;
@@ -91,7 +119,10 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   wire i_stream__ready;
   input i_stream__valid;
   wire i_stream__valid;
-  reg [16:0] intercept_c;
+  wire [16:0] intercept_c;
+  (* init = 7'h00 *)
+  wire [6:0] intercept_rom__addr;
+  wire [16:0] intercept_rom__data;
   wire [20:0] mirrored;
   output [15:0] o_stream__payload;
   reg [15:0] o_stream__payload = 16'h0000;
@@ -133,31 +164,38 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   reg s1_fold_1 = 1'h0;
   reg s1_valid = 1'h0;
   reg [15:0] s2_level0_0 = 16'h0000;
-  reg s2_level0_1 = 1'h0;
+  (* init = 1'h0 *)
+  wire s2_level0_1;
   reg s2_level0_2 = 1'h0;
   reg s2_valid = 1'h0;
   reg [15:0] s3_level1_0 = 16'h0000;
-  reg [1:0] s3_level1_1 = 2'h0;
+  (* init = 2'h0 *)
+  wire [1:0] s3_level1_1;
   reg s3_level1_2 = 1'h0;
   reg s3_valid = 1'h0;
   reg [15:0] s4_level2_0 = 16'h0000;
-  reg [2:0] s4_level2_1 = 3'h0;
+  (* init = 3'h0 *)
+  wire [2:0] s4_level2_1;
   reg s4_level2_2 = 1'h0;
   reg s4_valid = 1'h0;
   reg [15:0] s5_level3_0 = 16'h0000;
-  reg [3:0] s5_level3_1 = 4'h0;
+  (* init = 4'h0 *)
+  wire [3:0] s5_level3_1;
   reg s5_level3_2 = 1'h0;
   reg s5_valid = 1'h0;
   reg [15:0] s6_level4_0 = 16'h0000;
-  reg [4:0] s6_level4_1 = 5'h00;
+  (* init = 5'h00 *)
+  wire [4:0] s6_level4_1;
   reg s6_level4_2 = 1'h0;
   reg s6_valid = 1'h0;
   reg [15:0] s7_level5_0 = 16'h0000;
-  reg [5:0] s7_level5_1 = 6'h00;
+  (* init = 6'h00 *)
+  wire [5:0] s7_level5_1;
   reg s7_level5_2 = 1'h0;
   reg s7_valid = 1'h0;
   reg [15:0] s8_level6_0 = 16'h0000;
-  reg [6:0] s8_level6_1 = 7'h00;
+  (* init = 7'h00 *)
+  wire [6:0] s8_level6_1;
   reg s8_level6_2 = 1'h0;
   reg s8_valid = 1'h0;
   reg [15:0] s9_rom_0 = 16'h0000;
@@ -165,126 +203,448 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   reg [16:0] s9_rom_2 = 17'h00000;
   reg s9_rom_3 = 1'h0;
   reg s9_valid = 1'h0;
-  reg [10:0] slope_c;
+  wire [10:0] slope_c;
+  reg [6:0] slope_rom__addr = 7'h00;
+  wire [10:0] slope_rom__data;
   reg [15:0] spare_data = 16'h0000;
   reg spare_valid = 1'h0;
   wire [17:0] thr0;
-  reg [17:0] thr1;
-  reg [17:0] thr2;
-  reg [17:0] thr3;
-  reg [17:0] thr4;
-  reg [17:0] thr5;
-  reg [17:0] thr6;
+  wire [17:0] thr1;
+  reg thr1_rom__addr = 1'h0;
+  wire [17:0] thr1_rom__data;
+  wire [17:0] thr2;
+  reg [1:0] thr2_rom__addr = 2'h0;
+  wire [17:0] thr2_rom__data;
+  wire [17:0] thr3;
+  reg [2:0] thr3_rom__addr = 3'h0;
+  wire [17:0] thr3_rom__data;
+  wire [17:0] thr4;
+  reg [3:0] thr4_rom__addr = 4'h0;
+  wire [17:0] thr4_rom__data;
+  wire [17:0] thr5;
+  reg [4:0] thr5_rom__addr = 5'h00;
+  wire [17:0] thr5_rom__data;
+  wire [17:0] thr6;
+  reg [5:0] thr6_rom__addr = 6'h00;
+  wire [17:0] thr6_rom__data;
   wire [15:0] v_c;
   wire [15:0] x;
   wire [15:0] y_c;
   wire [15:0] y_unfold_c;
-  assign \$17  = s12_valid & advance;
-  assign \$18  = s12_valid & advance;
-  always @(posedge clk)
-    s1_fold_0 <= \$19 ;
-  always @(posedge clk)
-    s1_fold_1 <= \$20 ;
-  always @(posedge clk)
-    s1_valid <= \$21 ;
-  always @(posedge clk)
-    s2_level0_0 <= \$22 ;
-  always @(posedge clk)
-    s2_level0_1 <= \$23 ;
-  always @(posedge clk)
-    s2_level0_2 <= \$24 ;
-  always @(posedge clk)
-    s2_valid <= \$25 ;
-  always @(posedge clk)
-    s3_level1_0 <= \$26 ;
-  always @(posedge clk)
-    s3_level1_1 <= \$27 ;
-  always @(posedge clk)
-    s3_level1_2 <= \$28 ;
-  always @(posedge clk)
-    s3_valid <= \$29 ;
-  always @(posedge clk)
-    s4_level2_0 <= \$30 ;
-  always @(posedge clk)
-    s4_level2_1 <= \$31 ;
-  always @(posedge clk)
-    s4_level2_2 <= \$32 ;
-  always @(posedge clk)
-    s4_valid <= \$33 ;
-  always @(posedge clk)
-    s5_level3_0 <= \$34 ;
-  always @(posedge clk)
-    s5_level3_1 <= \$35 ;
-  always @(posedge clk)
-    s5_level3_2 <= \$36 ;
-  always @(posedge clk)
-    s5_valid <= \$37 ;
-  always @(posedge clk)
-    s6_level4_0 <= \$38 ;
-  always @(posedge clk)
-    s6_level4_1 <= \$39 ;
-  always @(posedge clk)
-    s6_level4_2 <= \$40 ;
-  always @(posedge clk)
-    s6_valid <= \$41 ;
-  always @(posedge clk)
-    s7_level5_0 <= \$42 ;
-  always @(posedge clk)
-    s7_level5_1 <= \$43 ;
-  always @(posedge clk)
-    s7_level5_2 <= \$44 ;
-  always @(posedge clk)
-    s7_valid <= \$45 ;
-  always @(posedge clk)
-    s8_level6_0 <= \$46 ;
-  always @(posedge clk)
-    s8_level6_1 <= \$47 ;
-  always @(posedge clk)
-    s8_level6_2 <= \$48 ;
-  always @(posedge clk)
-    s8_valid <= \$49 ;
-  always @(posedge clk)
-    s9_rom_0 <= \$50 ;
-  always @(posedge clk)
-    s9_rom_1 <= \$51 ;
-  always @(posedge clk)
-    s9_rom_2 <= \$52 ;
-  always @(posedge clk)
-    s9_rom_3 <= \$53 ;
-  always @(posedge clk)
-    s9_valid <= \$54 ;
-  always @(posedge clk)
-    s10_mul_0 <= \$55 ;
-  always @(posedge clk)
-    s10_mul_1 <= \$56 ;
-  always @(posedge clk)
-    s10_mul_2 <= \$57 ;
-  always @(posedge clk)
-    s10_mul_3 <= \$58 ;
-  always @(posedge clk)
-    s10_mul_4 <= \$59 ;
-  always @(posedge clk)
-    s10_valid <= \$60 ;
-  always @(posedge clk)
-    s11_sum_0 <= \$61 ;
-  always @(posedge clk)
-    s11_sum_1 <= \$62 ;
-  always @(posedge clk)
-    s11_valid <= \$63 ;
-  always @(posedge clk)
-    s12_out_0 <= \$64 ;
-  always @(posedge clk)
-    s12_out_1 <= \$65 ;
-  always @(posedge clk)
-    s12_valid <= \$66 ;
-  always @(posedge clk)
-    o_stream__payload <= \$67 ;
-  always @(posedge clk)
-    o_stream__valid <= \$68 ;
-  always @(posedge clk)
-    spare_valid <= \$69 ;
-  always @(posedge clk)
-    spare_data <= \$70 ;
+  reg [16:0] intercept_rom [127:0];
+  initial begin
+    intercept_rom[0] = 17'h10002;
+    intercept_rom[1] = 17'h10006;
+    intercept_rom[2] = 17'h1000a;
+    intercept_rom[3] = 17'h1000e;
+    intercept_rom[4] = 17'h10012;
+    intercept_rom[5] = 17'h10016;
+    intercept_rom[6] = 17'h1012c;
+    intercept_rom[7] = 17'h1012f;
+    intercept_rom[8] = 17'h10229;
+    intercept_rom[9] = 17'h10317;
+    intercept_rom[10] = 17'h10316;
+    intercept_rom[11] = 17'h103f9;
+    intercept_rom[12] = 17'h104d3;
+    intercept_rom[13] = 17'h105a6;
+    intercept_rom[14] = 17'h10674;
+    intercept_rom[15] = 17'h1073e;
+    intercept_rom[16] = 17'h108c6;
+    intercept_rom[17] = 17'h10a40;
+    intercept_rom[18] = 17'h10bb0;
+    intercept_rom[19] = 17'h10d17;
+    intercept_rom[20] = 17'h10f22;
+    intercept_rom[21] = 17'h1111d;
+    intercept_rom[22] = 17'h1130c;
+    intercept_rom[23] = 17'h114ee;
+    intercept_rom[24] = 17'h116c7;
+    intercept_rom[25] = 17'h1192e;
+    intercept_rom[26] = 17'h11b86;
+    intercept_rom[27] = 17'h11dd1;
+    intercept_rom[28] = 17'h1200f;
+    intercept_rom[29] = 17'h12243;
+    intercept_rom[30] = 17'h124f5;
+    intercept_rom[31] = 17'h12798;
+    intercept_rom[32] = 17'h12a2d;
+    intercept_rom[33] = 17'h12c36;
+    intercept_rom[34] = 17'h12eb5;
+    intercept_rom[35] = 17'h1312a;
+    intercept_rom[36] = 17'h1340f;
+    intercept_rom[37] = 17'h136e5;
+    intercept_rom[38] = 17'h139af;
+    intercept_rom[39] = 17'h13ce0;
+    intercept_rom[40] = 17'h13f8f;
+    intercept_rom[41] = 17'h14234;
+    intercept_rom[42] = 17'h1453c;
+    intercept_rom[43] = 17'h1490e;
+    intercept_rom[44] = 17'h14c62;
+    intercept_rom[45] = 17'h14fa6;
+    intercept_rom[46] = 17'h152db;
+    intercept_rom[47] = 17'h15602;
+    intercept_rom[48] = 17'h1591c;
+    intercept_rom[49] = 17'h15cea;
+    intercept_rom[50] = 17'h16045;
+    intercept_rom[51] = 17'h16392;
+    intercept_rom[52] = 17'h16675;
+    intercept_rom[53] = 17'h169a7;
+    intercept_rom[54] = 17'h16ccc;
+    intercept_rom[55] = 17'h1703b;
+    intercept_rom[56] = 17'h1739a;
+    intercept_rom[57] = 17'h17696;
+    intercept_rom[58] = 17'h179db;
+    intercept_rom[59] = 17'h17d62;
+    intercept_rom[60] = 17'h18088;
+    intercept_rom[61] = 17'h18353;
+    intercept_rom[62] = 17'h18662;
+    intercept_rom[63] = 17'h189fc;
+    intercept_rom[64] = 17'h18d3a;
+    intercept_rom[65] = 17'h190b3;
+    intercept_rom[66] = 17'h193d3;
+    intercept_rom[67] = 17'h1972d;
+    intercept_rom[68] = 17'h19a77;
+    intercept_rom[69] = 17'h19db2;
+    intercept_rom[70] = 17'h1a0dd;
+    intercept_rom[71] = 17'h1a3fa;
+    intercept_rom[72] = 17'h1a708;
+    intercept_rom[73] = 17'h1aa08;
+    intercept_rom[74] = 17'h1acfa;
+    intercept_rom[75] = 17'h1b01c;
+    intercept_rom[76] = 17'h1b2f1;
+    intercept_rom[77] = 17'h1b57f;
+    intercept_rom[78] = 17'h1b83c;
+    intercept_rom[79] = 17'h1bb95;
+    intercept_rom[80] = 17'h1be6c;
+    intercept_rom[81] = 17'h1c16b;
+    intercept_rom[82] = 17'h1c48d;
+    intercept_rom[83] = 17'h1c769;
+    intercept_rom[84] = 17'h1ca66;
+    intercept_rom[85] = 17'h1cd1f;
+    intercept_rom[86] = 17'h1cf68;
+    intercept_rom[87] = 17'h1d1d4;
+    intercept_rom[88] = 17'h1d461;
+    intercept_rom[89] = 17'h1d70a;
+    intercept_rom[90] = 17'h1d8f2;
+    intercept_rom[91] = 17'h1db7b;
+    intercept_rom[92] = 17'h1dd9f;
+    intercept_rom[93] = 17'h1dfde;
+    intercept_rom[94] = 17'h1e1be;
+    intercept_rom[95] = 17'h1e3b9;
+    intercept_rom[96] = 17'h1e5cb;
+    intercept_rom[97] = 17'h1e7a9;
+    intercept_rom[98] = 17'h1e978;
+    intercept_rom[99] = 17'h1eb5d;
+    intercept_rom[100] = 17'h1ed10;
+    intercept_rom[101] = 17'h1eeb4;
+    intercept_rom[102] = 17'h1f04a;
+    intercept_rom[103] = 17'h1f1ee;
+    intercept_rom[104] = 17'h1f365;
+    intercept_rom[105] = 17'h1f4e7;
+    intercept_rom[106] = 17'h1f624;
+    intercept_rom[107] = 17'h1f76b;
+    intercept_rom[108] = 17'h1f8a2;
+    intercept_rom[109] = 17'h1f9b1;
+    intercept_rom[110] = 17'h1fa9c;
+    intercept_rom[111] = 17'h1fb67;
+    intercept_rom[112] = 17'h1fc38;
+    intercept_rom[113] = 17'h1fcfb;
+    intercept_rom[114] = 17'h1fdae;
+    intercept_rom[115] = 17'h1fe42;
+    intercept_rom[116] = 17'h1fec7;
+    intercept_rom[117] = 17'h1ff30;
+    intercept_rom[118] = 17'h1ff81;
+    intercept_rom[119] = 17'h1ffc3;
+    intercept_rom[120] = 17'h1ffee;
+    intercept_rom[121] = 17'h00001;
+    intercept_rom[122] = 17'h00001;
+    intercept_rom[123] = 17'h00001;
+    intercept_rom[124] = 17'h00001;
+    intercept_rom[125] = 17'h00001;
+    intercept_rom[126] = 17'h00001;
+    intercept_rom[127] = 17'h00001;
+  end
+  assign intercept_c = intercept_rom[slope_rom__addr];
+  reg [10:0] slope_rom [127:0];
+  initial begin
+    slope_rom[0] = 11'h000;
+    slope_rom[1] = 11'h000;
+    slope_rom[2] = 11'h000;
+    slope_rom[3] = 11'h000;
+    slope_rom[4] = 11'h000;
+    slope_rom[5] = 11'h000;
+    slope_rom[6] = 11'h001;
+    slope_rom[7] = 11'h001;
+    slope_rom[8] = 11'h002;
+    slope_rom[9] = 11'h003;
+    slope_rom[10] = 11'h003;
+    slope_rom[11] = 11'h004;
+    slope_rom[12] = 11'h005;
+    slope_rom[13] = 11'h006;
+    slope_rom[14] = 11'h007;
+    slope_rom[15] = 11'h008;
+    slope_rom[16] = 11'h00a;
+    slope_rom[17] = 11'h00c;
+    slope_rom[18] = 11'h00e;
+    slope_rom[19] = 11'h010;
+    slope_rom[20] = 11'h013;
+    slope_rom[21] = 11'h016;
+    slope_rom[22] = 11'h019;
+    slope_rom[23] = 11'h01c;
+    slope_rom[24] = 11'h01f;
+    slope_rom[25] = 11'h023;
+    slope_rom[26] = 11'h027;
+    slope_rom[27] = 11'h02b;
+    slope_rom[28] = 11'h02f;
+    slope_rom[29] = 11'h033;
+    slope_rom[30] = 11'h038;
+    slope_rom[31] = 11'h03d;
+    slope_rom[32] = 11'h042;
+    slope_rom[33] = 11'h046;
+    slope_rom[34] = 11'h04b;
+    slope_rom[35] = 11'h050;
+    slope_rom[36] = 11'h056;
+    slope_rom[37] = 11'h05c;
+    slope_rom[38] = 11'h062;
+    slope_rom[39] = 11'h069;
+    slope_rom[40] = 11'h06f;
+    slope_rom[41] = 11'h075;
+    slope_rom[42] = 11'h07c;
+    slope_rom[43] = 11'h085;
+    slope_rom[44] = 11'h08d;
+    slope_rom[45] = 11'h095;
+    slope_rom[46] = 11'h09d;
+    slope_rom[47] = 11'h0a5;
+    slope_rom[48] = 11'h0ad;
+    slope_rom[49] = 11'h0b7;
+    slope_rom[50] = 11'h0c0;
+    slope_rom[51] = 11'h0c9;
+    slope_rom[52] = 11'h0d1;
+    slope_rom[53] = 11'h0da;
+    slope_rom[54] = 11'h0e3;
+    slope_rom[55] = 11'h0ed;
+    slope_rom[56] = 11'h0f7;
+    slope_rom[57] = 11'h100;
+    slope_rom[58] = 11'h10a;
+    slope_rom[59] = 11'h115;
+    slope_rom[60] = 11'h11f;
+    slope_rom[61] = 11'h128;
+    slope_rom[62] = 11'h132;
+    slope_rom[63] = 11'h13e;
+    slope_rom[64] = 11'h149;
+    slope_rom[65] = 11'h155;
+    slope_rom[66] = 11'h160;
+    slope_rom[67] = 11'h16c;
+    slope_rom[68] = 11'h178;
+    slope_rom[69] = 11'h184;
+    slope_rom[70] = 11'h190;
+    slope_rom[71] = 11'h19c;
+    slope_rom[72] = 11'h1a8;
+    slope_rom[73] = 11'h1b4;
+    slope_rom[74] = 11'h1c0;
+    slope_rom[75] = 11'h1cd;
+    slope_rom[76] = 11'h1d9;
+    slope_rom[77] = 11'h1e4;
+    slope_rom[78] = 11'h1f0;
+    slope_rom[79] = 11'h1ff;
+    slope_rom[80] = 11'h20c;
+    slope_rom[81] = 11'h21a;
+    slope_rom[82] = 11'h229;
+    slope_rom[83] = 11'h237;
+    slope_rom[84] = 11'h246;
+    slope_rom[85] = 11'h254;
+    slope_rom[86] = 11'h260;
+    slope_rom[87] = 11'h26d;
+    slope_rom[88] = 11'h27b;
+    slope_rom[89] = 11'h28a;
+    slope_rom[90] = 11'h295;
+    slope_rom[91] = 11'h2a4;
+    slope_rom[92] = 11'h2b1;
+    slope_rom[93] = 11'h2bf;
+    slope_rom[94] = 11'h2cb;
+    slope_rom[95] = 11'h2d8;
+    slope_rom[96] = 11'h2e6;
+    slope_rom[97] = 11'h2f3;
+    slope_rom[98] = 11'h300;
+    slope_rom[99] = 11'h30e;
+    slope_rom[100] = 11'h31b;
+    slope_rom[101] = 11'h328;
+    slope_rom[102] = 11'h335;
+    slope_rom[103] = 11'h343;
+    slope_rom[104] = 11'h350;
+    slope_rom[105] = 11'h35e;
+    slope_rom[106] = 11'h36a;
+    slope_rom[107] = 11'h377;
+    slope_rom[108] = 11'h384;
+    slope_rom[109] = 11'h390;
+    slope_rom[110] = 11'h39b;
+    slope_rom[111] = 11'h3a5;
+    slope_rom[112] = 11'h3b0;
+    slope_rom[113] = 11'h3bb;
+    slope_rom[114] = 11'h3c6;
+    slope_rom[115] = 11'h3d0;
+    slope_rom[116] = 11'h3da;
+    slope_rom[117] = 11'h3e3;
+    slope_rom[118] = 11'h3eb;
+    slope_rom[119] = 11'h3f3;
+    slope_rom[120] = 11'h3fa;
+    slope_rom[121] = 11'h3ff;
+    slope_rom[122] = 11'h3ff;
+    slope_rom[123] = 11'h3ff;
+    slope_rom[124] = 11'h3ff;
+    slope_rom[125] = 11'h3ff;
+    slope_rom[126] = 11'h3ff;
+    slope_rom[127] = 11'h3ff;
+  end
+  assign slope_c = slope_rom[slope_rom__addr];
+  reg [17:0] thr1_rom [1:0];
+  initial begin
+    thr1_rom[0] = 18'h3df02;
+    thr1_rom[1] = 18'h3f68c;
+  end
+  assign thr1 = thr1_rom[thr1_rom__addr];
+  reg [17:0] thr2_rom [3:0];
+  initial begin
+    thr2_rom[0] = 18'h3cf0e;
+    thr2_rom[1] = 18'h3e737;
+    thr2_rom[2] = 18'h3f20d;
+    thr2_rom[3] = 18'h3fb43;
+  end
+  assign thr2 = thr2_rom[thr2_rom__addr];
+  reg [17:0] thr3_rom [7:0];
+  initial begin
+    thr3_rom[0] = 18'h3c1a6;
+    thr3_rom[1] = 18'h3d8a9;
+    thr3_rom[2] = 18'h3e36a;
+    thr3_rom[3] = 18'h3ea70;
+    thr3_rom[4] = 18'h3efbb;
+    thr3_rom[5] = 18'h3f458;
+    thr3_rom[6] = 18'h3f8ce;
+    thr3_rom[7] = 18'h3fe7c;
+  end
+  assign thr3 = thr3_rom[thr3_rom__addr];
+  reg [17:0] thr4_rom [15:0];
+  initial begin
+    thr4_rom[0] = 18'h3b7ea;
+    thr4_rom[1] = 18'h3c9ef;
+    thr4_rom[2] = 18'h3d473;
+    thr4_rom[3] = 18'h3dc25;
+    thr4_rom[4] = 18'h3e12b;
+    thr4_rom[5] = 18'h3e564;
+    thr4_rom[6] = 18'h3e8f0;
+    thr4_rom[7] = 18'h3ebdb;
+    thr4_rom[8] = 18'h3ee77;
+    thr4_rom[9] = 18'h3f0e7;
+    thr4_rom[10] = 18'h3f342;
+    thr4_rom[11] = 18'h3f577;
+    thr4_rom[12] = 18'h3f7a7;
+    thr4_rom[13] = 18'h3fa08;
+    thr4_rom[14] = 18'h3fcb3;
+    thr4_rom[15] = 18'h00001;
+  end
+  assign thr4 = thr4_rom[thr4_rom__addr];
+  reg [17:0] thr5_rom [31:0];
+  initial begin
+    thr5_rom[0] = 18'h3b25f;
+    thr5_rom[1] = 18'h3bb29;
+    thr5_rom[2] = 18'h3c640;
+    thr5_rom[3] = 18'h3ccd3;
+    thr5_rom[4] = 18'h3d215;
+    thr5_rom[5] = 18'h3d6ce;
+    thr5_rom[6] = 18'h3da87;
+    thr5_rom[7] = 18'h3dd86;
+    thr5_rom[8] = 18'h3e014;
+    thr5_rom[9] = 18'h3e249;
+    thr5_rom[10] = 18'h3e452;
+    thr5_rom[11] = 18'h3e65b;
+    thr5_rom[12] = 18'h3e825;
+    thr5_rom[13] = 18'h3e9a7;
+    thr5_rom[14] = 18'h3eb28;
+    thr5_rom[15] = 18'h3ec77;
+    thr5_rom[16] = 18'h3edd5;
+    thr5_rom[17] = 18'h3ef1d;
+    thr5_rom[18] = 18'h3f04c;
+    thr5_rom[19] = 18'h3f16c;
+    thr5_rom[20] = 18'h3f2a4;
+    thr5_rom[21] = 18'h3f3d3;
+    thr5_rom[22] = 18'h3f4f2;
+    thr5_rom[23] = 18'h3f604;
+    thr5_rom[24] = 18'h3f719;
+    thr5_rom[25] = 18'h3f833;
+    thr5_rom[26] = 18'h3f96c;
+    thr5_rom[27] = 18'h3faab;
+    thr5_rom[28] = 18'h3fbf4;
+    thr5_rom[29] = 18'h3fd7c;
+    thr5_rom[30] = 18'h00001;
+    thr5_rom[31] = 18'h00001;
+  end
+  assign thr5 = thr5_rom[thr5_rom__addr];
+  reg [17:0] thr6_rom [63:0];
+  initial begin
+    thr6_rom[0] = 18'h3acd3;
+    thr6_rom[1] = 18'h3b59d;
+    thr6_rom[2] = 18'h3b9b3;
+    thr6_rom[3] = 18'h3c05e;
+    thr6_rom[4] = 18'h3c498;
+    thr6_rom[5] = 18'h3c77d;
+    thr6_rom[6] = 18'h3cba3;
+    thr6_rom[7] = 18'h3cddb;
+    thr6_rom[8] = 18'h3d0d8;
+    thr6_rom[9] = 18'h3d349;
+    thr6_rom[10] = 18'h3d5c3;
+    thr6_rom[11] = 18'h3d7dc;
+    thr6_rom[12] = 18'h3d996;
+    thr6_rom[13] = 18'h3db5f;
+    thr6_rom[14] = 18'h3dcc8;
+    thr6_rom[15] = 18'h3de4a;
+    thr6_rom[16] = 18'h3df7f;
+    thr6_rom[17] = 18'h3e097;
+    thr6_rom[18] = 18'h3e1c5;
+    thr6_rom[19] = 18'h3e2d8;
+    thr6_rom[20] = 18'h3e3d7;
+    thr6_rom[21] = 18'h3e4e1;
+    thr6_rom[22] = 18'h3e5ea;
+    thr6_rom[23] = 18'h3e6cd;
+    thr6_rom[24] = 18'h3e7aa;
+    thr6_rom[25] = 18'h3e890;
+    thr6_rom[26] = 18'h3e94b;
+    thr6_rom[27] = 18'h3ea09;
+    thr6_rom[28] = 18'h3eac8;
+    thr6_rom[29] = 18'h3eb82;
+    thr6_rom[30] = 18'h3ec25;
+    thr6_rom[31] = 18'h3eccf;
+    thr6_rom[32] = 18'h3ed7e;
+    thr6_rom[33] = 18'h3ee23;
+    thr6_rom[34] = 18'h3eec9;
+    thr6_rom[35] = 18'h3ef6a;
+    thr6_rom[36] = 18'h3f003;
+    thr6_rom[37] = 18'h3f09b;
+    thr6_rom[38] = 18'h3f126;
+    thr6_rom[39] = 18'h3f1b9;
+    thr6_rom[40] = 18'h3f252;
+    thr6_rom[41] = 18'h3f2f4;
+    thr6_rom[42] = 18'h3f390;
+    thr6_rom[43] = 18'h3f419;
+    thr6_rom[44] = 18'h3f4a7;
+    thr6_rom[45] = 18'h3f530;
+    thr6_rom[46] = 18'h3f5bd;
+    thr6_rom[47] = 18'h3f644;
+    thr6_rom[48] = 18'h3f6d2;
+    thr6_rom[49] = 18'h3f760;
+    thr6_rom[50] = 18'h3f7ed;
+    thr6_rom[51] = 18'h3f882;
+    thr6_rom[52] = 18'h3f91f;
+    thr6_rom[53] = 18'h3f9bb;
+    thr6_rom[54] = 18'h3fa5d;
+    thr6_rom[55] = 18'h3faf6;
+    thr6_rom[56] = 18'h3fb95;
+    thr6_rom[57] = 18'h3fc52;
+    thr6_rom[58] = 18'h3fd16;
+    thr6_rom[59] = 18'h3fdf1;
+    thr6_rom[60] = 18'h3ff16;
+    thr6_rom[61] = 18'h00001;
+    thr6_rom[62] = 18'h00001;
+    thr6_rom[63] = 18'h00001;
+  end
+  assign thr6 = thr6_rom[thr6_rom__addr];
   assign \$1  = $signed(i_stream__payload) < $signed(1'h0);
   assign \$2  = - $signed(i_stream__payload);
   assign \$3  = \$1  ? { i_stream__payload[15], i_stream__payload } : \$2 ;
@@ -307,1227 +667,221 @@ module pwl_tanh(i_stream__valid, o_stream__ready, clk, rst, i_stream__ready, o_s
   assign advance = ~ spare_valid;
   assign \$14  = ~ rst;
   assign i_stream__ready = advance & \$14 ;
-  assign \$15  = ~ o_stream__valid;
-  assign \$16  = o_stream__ready | \$15 ;
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s2_level0_1)
-      1'h0:
-          thr1 = 18'h3df02;
-      1'h1:
-          thr1 = 18'h3f68c;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s3_level1_1)
-      2'h0:
-          thr2 = 18'h3cf0e;
-      2'h1:
-          thr2 = 18'h3e737;
-      2'h2:
-          thr2 = 18'h3f20d;
-      2'h3:
-          thr2 = 18'h3fb43;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s4_level2_1)
-      3'h0:
-          thr3 = 18'h3c1a6;
-      3'h1:
-          thr3 = 18'h3d8a9;
-      3'h2:
-          thr3 = 18'h3e36a;
-      3'h3:
-          thr3 = 18'h3ea70;
-      3'h4:
-          thr3 = 18'h3efbb;
-      3'h5:
-          thr3 = 18'h3f458;
-      3'h6:
-          thr3 = 18'h3f8ce;
-      3'h7:
-          thr3 = 18'h3fe7c;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s5_level3_1)
-      4'h0:
-          thr4 = 18'h3b7ea;
-      4'h1:
-          thr4 = 18'h3c9ef;
-      4'h2:
-          thr4 = 18'h3d473;
-      4'h3:
-          thr4 = 18'h3dc25;
-      4'h4:
-          thr4 = 18'h3e12b;
-      4'h5:
-          thr4 = 18'h3e564;
-      4'h6:
-          thr4 = 18'h3e8f0;
-      4'h7:
-          thr4 = 18'h3ebdb;
-      4'h8:
-          thr4 = 18'h3ee77;
-      4'h9:
-          thr4 = 18'h3f0e7;
-      4'ha:
-          thr4 = 18'h3f342;
-      4'hb:
-          thr4 = 18'h3f577;
-      4'hc:
-          thr4 = 18'h3f7a7;
-      4'hd:
-          thr4 = 18'h3fa08;
-      4'he:
-          thr4 = 18'h3fcb3;
-      4'hf:
-          thr4 = 18'h00001;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s6_level4_1)
-      5'h00:
-          thr5 = 18'h3b25f;
-      5'h01:
-          thr5 = 18'h3bb29;
-      5'h02:
-          thr5 = 18'h3c640;
-      5'h03:
-          thr5 = 18'h3ccd3;
-      5'h04:
-          thr5 = 18'h3d215;
-      5'h05:
-          thr5 = 18'h3d6ce;
-      5'h06:
-          thr5 = 18'h3da87;
-      5'h07:
-          thr5 = 18'h3dd86;
-      5'h08:
-          thr5 = 18'h3e014;
-      5'h09:
-          thr5 = 18'h3e249;
-      5'h0a:
-          thr5 = 18'h3e452;
-      5'h0b:
-          thr5 = 18'h3e65b;
-      5'h0c:
-          thr5 = 18'h3e825;
-      5'h0d:
-          thr5 = 18'h3e9a7;
-      5'h0e:
-          thr5 = 18'h3eb28;
-      5'h0f:
-          thr5 = 18'h3ec77;
-      5'h10:
-          thr5 = 18'h3edd5;
-      5'h11:
-          thr5 = 18'h3ef1d;
-      5'h12:
-          thr5 = 18'h3f04c;
-      5'h13:
-          thr5 = 18'h3f16c;
-      5'h14:
-          thr5 = 18'h3f2a4;
-      5'h15:
-          thr5 = 18'h3f3d3;
-      5'h16:
-          thr5 = 18'h3f4f2;
-      5'h17:
-          thr5 = 18'h3f604;
-      5'h18:
-          thr5 = 18'h3f719;
-      5'h19:
-          thr5 = 18'h3f833;
-      5'h1a:
-          thr5 = 18'h3f96c;
-      5'h1b:
-          thr5 = 18'h3faab;
-      5'h1c:
-          thr5 = 18'h3fbf4;
-      5'h1d:
-          thr5 = 18'h3fd7c;
-      5'h1e:
-          thr5 = 18'h00001;
-      5'h1f:
-          thr5 = 18'h00001;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s7_level5_1)
-      6'h00:
-          thr6 = 18'h3acd3;
-      6'h01:
-          thr6 = 18'h3b59d;
-      6'h02:
-          thr6 = 18'h3b9b3;
-      6'h03:
-          thr6 = 18'h3c05e;
-      6'h04:
-          thr6 = 18'h3c498;
-      6'h05:
-          thr6 = 18'h3c77d;
-      6'h06:
-          thr6 = 18'h3cba3;
-      6'h07:
-          thr6 = 18'h3cddb;
-      6'h08:
-          thr6 = 18'h3d0d8;
-      6'h09:
-          thr6 = 18'h3d349;
-      6'h0a:
-          thr6 = 18'h3d5c3;
-      6'h0b:
-          thr6 = 18'h3d7dc;
-      6'h0c:
-          thr6 = 18'h3d996;
-      6'h0d:
-          thr6 = 18'h3db5f;
-      6'h0e:
-          thr6 = 18'h3dcc8;
-      6'h0f:
-          thr6 = 18'h3de4a;
-      6'h10:
-          thr6 = 18'h3df7f;
-      6'h11:
-          thr6 = 18'h3e097;
-      6'h12:
-          thr6 = 18'h3e1c5;
-      6'h13:
-          thr6 = 18'h3e2d8;
-      6'h14:
-          thr6 = 18'h3e3d7;
-      6'h15:
-          thr6 = 18'h3e4e1;
-      6'h16:
-          thr6 = 18'h3e5ea;
-      6'h17:
-          thr6 = 18'h3e6cd;
-      6'h18:
-          thr6 = 18'h3e7aa;
-      6'h19:
-          thr6 = 18'h3e890;
-      6'h1a:
-          thr6 = 18'h3e94b;
-      6'h1b:
-          thr6 = 18'h3ea09;
-      6'h1c:
-          thr6 = 18'h3eac8;
-      6'h1d:
-          thr6 = 18'h3eb82;
-      6'h1e:
-          thr6 = 18'h3ec25;
-      6'h1f:
-          thr6 = 18'h3eccf;
-      6'h20:
-          thr6 = 18'h3ed7e;
-      6'h21:
-          thr6 = 18'h3ee23;
-      6'h22:
-          thr6 = 18'h3eec9;
-      6'h23:
-          thr6 = 18'h3ef6a;
-      6'h24:
-          thr6 = 18'h3f003;
-      6'h25:
-          thr6 = 18'h3f09b;
-      6'h26:
-          thr6 = 18'h3f126;
-      6'h27:
-          thr6 = 18'h3f1b9;
-      6'h28:
-          thr6 = 18'h3f252;
-      6'h29:
-          thr6 = 18'h3f2f4;
-      6'h2a:
-          thr6 = 18'h3f390;
-      6'h2b:
-          thr6 = 18'h3f419;
-      6'h2c:
-          thr6 = 18'h3f4a7;
-      6'h2d:
-          thr6 = 18'h3f530;
-      6'h2e:
-          thr6 = 18'h3f5bd;
-      6'h2f:
-          thr6 = 18'h3f644;
-      6'h30:
-          thr6 = 18'h3f6d2;
-      6'h31:
-          thr6 = 18'h3f760;
-      6'h32:
-          thr6 = 18'h3f7ed;
-      6'h33:
-          thr6 = 18'h3f882;
-      6'h34:
-          thr6 = 18'h3f91f;
-      6'h35:
-          thr6 = 18'h3f9bb;
-      6'h36:
-          thr6 = 18'h3fa5d;
-      6'h37:
-          thr6 = 18'h3faf6;
-      6'h38:
-          thr6 = 18'h3fb95;
-      6'h39:
-          thr6 = 18'h3fc52;
-      6'h3a:
-          thr6 = 18'h3fd16;
-      6'h3b:
-          thr6 = 18'h3fdf1;
-      6'h3c:
-          thr6 = 18'h3ff16;
-      6'h3d:
-          thr6 = 18'h00001;
-      6'h3e:
-          thr6 = 18'h00001;
-      6'h3f:
-          thr6 = 18'h00001;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s8_level6_1)
-      7'h00:
-          slope_c = 11'h000;
-      7'h01:
-          slope_c = 11'h000;
-      7'h02:
-          slope_c = 11'h000;
-      7'h03:
-          slope_c = 11'h000;
-      7'h04:
-          slope_c = 11'h000;
-      7'h05:
-          slope_c = 11'h000;
-      7'h06:
-          slope_c = 11'h001;
-      7'h07:
-          slope_c = 11'h001;
-      7'h08:
-          slope_c = 11'h002;
-      7'h09:
-          slope_c = 11'h003;
-      7'h0a:
-          slope_c = 11'h003;
-      7'h0b:
-          slope_c = 11'h004;
-      7'h0c:
-          slope_c = 11'h005;
-      7'h0d:
-          slope_c = 11'h006;
-      7'h0e:
-          slope_c = 11'h007;
-      7'h0f:
-          slope_c = 11'h008;
-      7'h10:
-          slope_c = 11'h00a;
-      7'h11:
-          slope_c = 11'h00c;
-      7'h12:
-          slope_c = 11'h00e;
-      7'h13:
-          slope_c = 11'h010;
-      7'h14:
-          slope_c = 11'h013;
-      7'h15:
-          slope_c = 11'h016;
-      7'h16:
-          slope_c = 11'h019;
-      7'h17:
-          slope_c = 11'h01c;
-      7'h18:
-          slope_c = 11'h01f;
-      7'h19:
-          slope_c = 11'h023;
-      7'h1a:
-          slope_c = 11'h027;
-      7'h1b:
-          slope_c = 11'h02b;
-      7'h1c:
-          slope_c = 11'h02f;
-      7'h1d:
-          slope_c = 11'h033;
-      7'h1e:
-          slope_c = 11'h038;
-      7'h1f:
-          slope_c = 11'h03d;
-      7'h20:
-          slope_c = 11'h042;
-      7'h21:
-          slope_c = 11'h046;
-      7'h22:
-          slope_c = 11'h04b;
-      7'h23:
-          slope_c = 11'h050;
-      7'h24:
-          slope_c = 11'h056;
-      7'h25:
-          slope_c = 11'h05c;
-      7'h26:
-          slope_c = 11'h062;
-      7'h27:
-          slope_c = 11'h069;
-      7'h28:
-          slope_c = 11'h06f;
-      7'h29:
-          slope_c = 11'h075;
-      7'h2a:
-          slope_c = 11'h07c;
-      7'h2b:
-          slope_c = 11'h085;
-      7'h2c:
-          slope_c = 11'h08d;
-      7'h2d:
-          slope_c = 11'h095;
-      7'h2e:
-          slope_c = 11'h09d;
-      7'h2f:
-          slope_c = 11'h0a5;
-      7'h30:
-          slope_c = 11'h0ad;
-      7'h31:
-          slope_c = 11'h0b7;
-      7'h32:
-          slope_c = 11'h0c0;
-      7'h33:
-          slope_c = 11'h0c9;
-      7'h34:
-          slope_c = 11'h0d1;
-      7'h35:
-          slope_c = 11'h0da;
-      7'h36:
-          slope_c = 11'h0e3;
-      7'h37:
-          slope_c = 11'h0ed;
-      7'h38:
-          slope_c = 11'h0f7;
-      7'h39:
-          slope_c = 11'h100;
-      7'h3a:
-          slope_c = 11'h10a;
-      7'h3b:
-          slope_c = 11'h115;
-      7'h3c:
-          slope_c = 11'h11f;
-      7'h3d:
-          slope_c = 11'h128;
-      7'h3e:
-          slope_c = 11'h132;
-      7'h3f:
-          slope_c = 11'h13e;
-      7'h40:
-          slope_c = 11'h149;
-      7'h41:
-          slope_c = 11'h155;
-      7'h42:
-          slope_c = 11'h160;
-      7'h43:
-          slope_c = 11'h16c;
-      7'h44:
-          slope_c = 11'h178;
-      7'h45:
-          slope_c = 11'h184;
-      7'h46:
-          slope_c = 11'h190;
-      7'h47:
-          slope_c = 11'h19c;
-      7'h48:
-          slope_c = 11'h1a8;
-      7'h49:
-          slope_c = 11'h1b4;
-      7'h4a:
-          slope_c = 11'h1c0;
-      7'h4b:
-          slope_c = 11'h1cd;
-      7'h4c:
-          slope_c = 11'h1d9;
-      7'h4d:
-          slope_c = 11'h1e4;
-      7'h4e:
-          slope_c = 11'h1f0;
-      7'h4f:
-          slope_c = 11'h1ff;
-      7'h50:
-          slope_c = 11'h20c;
-      7'h51:
-          slope_c = 11'h21a;
-      7'h52:
-          slope_c = 11'h229;
-      7'h53:
-          slope_c = 11'h237;
-      7'h54:
-          slope_c = 11'h246;
-      7'h55:
-          slope_c = 11'h254;
-      7'h56:
-          slope_c = 11'h260;
-      7'h57:
-          slope_c = 11'h26d;
-      7'h58:
-          slope_c = 11'h27b;
-      7'h59:
-          slope_c = 11'h28a;
-      7'h5a:
-          slope_c = 11'h295;
-      7'h5b:
-          slope_c = 11'h2a4;
-      7'h5c:
-          slope_c = 11'h2b1;
-      7'h5d:
-          slope_c = 11'h2bf;
-      7'h5e:
-          slope_c = 11'h2cb;
-      7'h5f:
-          slope_c = 11'h2d8;
-      7'h60:
-          slope_c = 11'h2e6;
-      7'h61:
-          slope_c = 11'h2f3;
-      7'h62:
-          slope_c = 11'h300;
-      7'h63:
-          slope_c = 11'h30e;
-      7'h64:
-          slope_c = 11'h31b;
-      7'h65:
-          slope_c = 11'h328;
-      7'h66:
-          slope_c = 11'h335;
-      7'h67:
-          slope_c = 11'h343;
-      7'h68:
-          slope_c = 11'h350;
-      7'h69:
-          slope_c = 11'h35e;
-      7'h6a:
-          slope_c = 11'h36a;
-      7'h6b:
-          slope_c = 11'h377;
-      7'h6c:
-          slope_c = 11'h384;
-      7'h6d:
-          slope_c = 11'h390;
-      7'h6e:
-          slope_c = 11'h39b;
-      7'h6f:
-          slope_c = 11'h3a5;
-      7'h70:
-          slope_c = 11'h3b0;
-      7'h71:
-          slope_c = 11'h3bb;
-      7'h72:
-          slope_c = 11'h3c6;
-      7'h73:
-          slope_c = 11'h3d0;
-      7'h74:
-          slope_c = 11'h3da;
-      7'h75:
-          slope_c = 11'h3e3;
-      7'h76:
-          slope_c = 11'h3eb;
-      7'h77:
-          slope_c = 11'h3f3;
-      7'h78:
-          slope_c = 11'h3fa;
-      default:
-          slope_c = 11'h3ff;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    (* full_case = 32'd1 *)
-    casez (s8_level6_1)
-      7'h00:
-          intercept_c = 17'h10002;
-      7'h01:
-          intercept_c = 17'h10006;
-      7'h02:
-          intercept_c = 17'h1000a;
-      7'h03:
-          intercept_c = 17'h1000e;
-      7'h04:
-          intercept_c = 17'h10012;
-      7'h05:
-          intercept_c = 17'h10016;
-      7'h06:
-          intercept_c = 17'h1012c;
-      7'h07:
-          intercept_c = 17'h1012f;
-      7'h08:
-          intercept_c = 17'h10229;
-      7'h09:
-          intercept_c = 17'h10317;
-      7'h0a:
-          intercept_c = 17'h10316;
-      7'h0b:
-          intercept_c = 17'h103f9;
-      7'h0c:
-          intercept_c = 17'h104d3;
-      7'h0d:
-          intercept_c = 17'h105a6;
-      7'h0e:
-          intercept_c = 17'h10674;
-      7'h0f:
-          intercept_c = 17'h1073e;
-      7'h10:
-          intercept_c = 17'h108c6;
-      7'h11:
-          intercept_c = 17'h10a40;
-      7'h12:
-          intercept_c = 17'h10bb0;
-      7'h13:
-          intercept_c = 17'h10d17;
-      7'h14:
-          intercept_c = 17'h10f22;
-      7'h15:
-          intercept_c = 17'h1111d;
-      7'h16:
-          intercept_c = 17'h1130c;
-      7'h17:
-          intercept_c = 17'h114ee;
-      7'h18:
-          intercept_c = 17'h116c7;
-      7'h19:
-          intercept_c = 17'h1192e;
-      7'h1a:
-          intercept_c = 17'h11b86;
-      7'h1b:
-          intercept_c = 17'h11dd1;
-      7'h1c:
-          intercept_c = 17'h1200f;
-      7'h1d:
-          intercept_c = 17'h12243;
-      7'h1e:
-          intercept_c = 17'h124f5;
-      7'h1f:
-          intercept_c = 17'h12798;
-      7'h20:
-          intercept_c = 17'h12a2d;
-      7'h21:
-          intercept_c = 17'h12c36;
-      7'h22:
-          intercept_c = 17'h12eb5;
-      7'h23:
-          intercept_c = 17'h1312a;
-      7'h24:
-          intercept_c = 17'h1340f;
-      7'h25:
-          intercept_c = 17'h136e5;
-      7'h26:
-          intercept_c = 17'h139af;
-      7'h27:
-          intercept_c = 17'h13ce0;
-      7'h28:
-          intercept_c = 17'h13f8f;
-      7'h29:
-          intercept_c = 17'h14234;
-      7'h2a:
-          intercept_c = 17'h1453c;
-      7'h2b:
-          intercept_c = 17'h1490e;
-      7'h2c:
-          intercept_c = 17'h14c62;
-      7'h2d:
-          intercept_c = 17'h14fa6;
-      7'h2e:
-          intercept_c = 17'h152db;
-      7'h2f:
-          intercept_c = 17'h15602;
-      7'h30:
-          intercept_c = 17'h1591c;
-      7'h31:
-          intercept_c = 17'h15cea;
-      7'h32:
-          intercept_c = 17'h16045;
-      7'h33:
-          intercept_c = 17'h16392;
-      7'h34:
-          intercept_c = 17'h16675;
-      7'h35:
-          intercept_c = 17'h169a7;
-      7'h36:
-          intercept_c = 17'h16ccc;
-      7'h37:
-          intercept_c = 17'h1703b;
-      7'h38:
-          intercept_c = 17'h1739a;
-      7'h39:
-          intercept_c = 17'h17696;
-      7'h3a:
-          intercept_c = 17'h179db;
-      7'h3b:
-          intercept_c = 17'h17d62;
-      7'h3c:
-          intercept_c = 17'h18088;
-      7'h3d:
-          intercept_c = 17'h18353;
-      7'h3e:
-          intercept_c = 17'h18662;
-      7'h3f:
-          intercept_c = 17'h189fc;
-      7'h40:
-          intercept_c = 17'h18d3a;
-      7'h41:
-          intercept_c = 17'h190b3;
-      7'h42:
-          intercept_c = 17'h193d3;
-      7'h43:
-          intercept_c = 17'h1972d;
-      7'h44:
-          intercept_c = 17'h19a77;
-      7'h45:
-          intercept_c = 17'h19db2;
-      7'h46:
-          intercept_c = 17'h1a0dd;
-      7'h47:
-          intercept_c = 17'h1a3fa;
-      7'h48:
-          intercept_c = 17'h1a708;
-      7'h49:
-          intercept_c = 17'h1aa08;
-      7'h4a:
-          intercept_c = 17'h1acfa;
-      7'h4b:
-          intercept_c = 17'h1b01c;
-      7'h4c:
-          intercept_c = 17'h1b2f1;
-      7'h4d:
-          intercept_c = 17'h1b57f;
-      7'h4e:
-          intercept_c = 17'h1b83c;
-      7'h4f:
-          intercept_c = 17'h1bb95;
-      7'h50:
-          intercept_c = 17'h1be6c;
-      7'h51:
-          intercept_c = 17'h1c16b;
-      7'h52:
-          intercept_c = 17'h1c48d;
-      7'h53:
-          intercept_c = 17'h1c769;
-      7'h54:
-          intercept_c = 17'h1ca66;
-      7'h55:
-          intercept_c = 17'h1cd1f;
-      7'h56:
-          intercept_c = 17'h1cf68;
-      7'h57:
-          intercept_c = 17'h1d1d4;
-      7'h58:
-          intercept_c = 17'h1d461;
-      7'h59:
-          intercept_c = 17'h1d70a;
-      7'h5a:
-          intercept_c = 17'h1d8f2;
-      7'h5b:
-          intercept_c = 17'h1db7b;
-      7'h5c:
-          intercept_c = 17'h1dd9f;
-      7'h5d:
-          intercept_c = 17'h1dfde;
-      7'h5e:
-          intercept_c = 17'h1e1be;
-      7'h5f:
-          intercept_c = 17'h1e3b9;
-      7'h60:
-          intercept_c = 17'h1e5cb;
-      7'h61:
-          intercept_c = 17'h1e7a9;
-      7'h62:
-          intercept_c = 17'h1e978;
-      7'h63:
-          intercept_c = 17'h1eb5d;
-      7'h64:
-          intercept_c = 17'h1ed10;
-      7'h65:
-          intercept_c = 17'h1eeb4;
-      7'h66:
-          intercept_c = 17'h1f04a;
-      7'h67:
-          intercept_c = 17'h1f1ee;
-      7'h68:
-          intercept_c = 17'h1f365;
-      7'h69:
-          intercept_c = 17'h1f4e7;
-      7'h6a:
-          intercept_c = 17'h1f624;
-      7'h6b:
-          intercept_c = 17'h1f76b;
-      7'h6c:
-          intercept_c = 17'h1f8a2;
-      7'h6d:
-          intercept_c = 17'h1f9b1;
-      7'h6e:
-          intercept_c = 17'h1fa9c;
-      7'h6f:
-          intercept_c = 17'h1fb67;
-      7'h70:
-          intercept_c = 17'h1fc38;
-      7'h71:
-          intercept_c = 17'h1fcfb;
-      7'h72:
-          intercept_c = 17'h1fdae;
-      7'h73:
-          intercept_c = 17'h1fe42;
-      7'h74:
-          intercept_c = 17'h1fec7;
-      7'h75:
-          intercept_c = 17'h1ff30;
-      7'h76:
-          intercept_c = 17'h1ff81;
-      7'h77:
-          intercept_c = 17'h1ffc3;
-      7'h78:
-          intercept_c = 17'h1ffee;
-      default:
-          intercept_c = 17'h00001;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$19  = s1_fold_0;
-    if (advance) begin
-      \$19  = \$3 [15:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$20  = s1_fold_1;
-    if (advance) begin
-      \$20  = pos_c;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$21  = s1_valid;
-    if (advance) begin
-      \$21  = i_stream__valid;
-    end
-    if (rst) begin
-      \$21  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$22  = s2_level0_0;
-    if (advance) begin
-      \$22  = s1_fold_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$23  = s2_level0_1;
-    if (advance) begin
-      \$23  = bit0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$24  = s2_level0_2;
-    if (advance) begin
-      \$24  = s1_fold_1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$25  = s2_valid;
-    if (advance) begin
-      \$25  = s1_valid;
-    end
-    if (rst) begin
-      \$25  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$26  = s3_level1_0;
-    if (advance) begin
-      \$26  = s2_level0_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$27  = s3_level1_1;
-    if (advance) begin
-      \$27  = { s2_level0_1, bit1 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$28  = s3_level1_2;
-    if (advance) begin
-      \$28  = s2_level0_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$29  = s3_valid;
-    if (advance) begin
-      \$29  = s2_valid;
-    end
-    if (rst) begin
-      \$29  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$30  = s4_level2_0;
-    if (advance) begin
-      \$30  = s3_level1_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$31  = s4_level2_1;
-    if (advance) begin
-      \$31  = { s3_level1_1, bit2 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$32  = s4_level2_2;
-    if (advance) begin
-      \$32  = s3_level1_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$33  = s4_valid;
-    if (advance) begin
-      \$33  = s3_valid;
-    end
-    if (rst) begin
-      \$33  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$34  = s5_level3_0;
-    if (advance) begin
-      \$34  = s4_level2_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$35  = s5_level3_1;
-    if (advance) begin
-      \$35  = { s4_level2_1, bit3 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$36  = s5_level3_2;
-    if (advance) begin
-      \$36  = s4_level2_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$37  = s5_valid;
-    if (advance) begin
-      \$37  = s4_valid;
-    end
-    if (rst) begin
-      \$37  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$38  = s6_level4_0;
-    if (advance) begin
-      \$38  = s5_level3_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$39  = s6_level4_1;
-    if (advance) begin
-      \$39  = { s5_level3_1, bit4 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$40  = s6_level4_2;
-    if (advance) begin
-      \$40  = s5_level3_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$41  = s6_valid;
-    if (advance) begin
-      \$41  = s5_valid;
-    end
-    if (rst) begin
-      \$41  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$42  = s7_level5_0;
-    if (advance) begin
-      \$42  = s6_level4_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$43  = s7_level5_1;
-    if (advance) begin
-      \$43  = { s6_level4_1, bit5 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$44  = s7_level5_2;
-    if (advance) begin
-      \$44  = s6_level4_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$45  = s7_valid;
-    if (advance) begin
-      \$45  = s6_valid;
-    end
-    if (rst) begin
-      \$45  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$46  = s8_level6_0;
-    if (advance) begin
-      \$46  = s7_level5_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$47  = s8_level6_1;
-    if (advance) begin
-      \$47  = { s7_level5_1, bit6 };
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$48  = s8_level6_2;
-    if (advance) begin
-      \$48  = s7_level5_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$49  = s8_valid;
-    if (advance) begin
-      \$49  = s7_valid;
-    end
-    if (rst) begin
-      \$49  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$50  = s9_rom_0;
-    if (advance) begin
-      \$50  = s8_level6_0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$51  = s9_rom_1;
-    if (advance) begin
-      \$51  = slope_c;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$52  = s9_rom_2;
-    if (advance) begin
-      \$52  = intercept_c;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$53  = s9_rom_3;
-    if (advance) begin
-      \$53  = s8_level6_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$54  = s9_valid;
-    if (advance) begin
-      \$54  = s8_valid;
-    end
-    if (rst) begin
-      \$54  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$55  = s10_mul_0;
-    if (advance) begin
-      \$55  = product0_c;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$56  = s10_mul_1;
-    if (advance) begin
-      \$56  = product1_c;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$57  = s10_mul_2;
-    if (advance) begin
-      \$57  = product2_c;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$58  = s10_mul_3;
-    if (advance) begin
-      \$58  = s9_rom_2;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = s10_mul_4;
-    if (advance) begin
-      \$59  = s9_rom_3;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = s10_valid;
-    if (advance) begin
-      \$60  = s9_valid;
-    end
-    if (rst) begin
-      \$60  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = s11_sum_0;
-    if (advance) begin
-      \$61  = \$10 [22:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = s11_sum_1;
-    if (advance) begin
-      \$62  = s10_mul_4;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = s11_valid;
-    if (advance) begin
-      \$63  = s10_valid;
-    end
-    if (rst) begin
-      \$63  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = s12_out_0;
-    if (advance) begin
-      \$64  = \$11 [15:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = s12_out_1;
-    if (advance) begin
-      \$65  = s11_sum_1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = s12_valid;
-    if (advance) begin
-      \$66  = s11_valid;
-    end
-    if (rst) begin
-      \$66  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = o_stream__payload;
-    if (\$16 ) begin
-      (* full_case = 32'd1 *)
-      if (spare_valid) begin
-        \$67  = spare_data;
-      end else begin
-        \$67  = \$13 [15:0];
-      end
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = o_stream__valid;
-    if (\$16 ) begin
-      (* full_case = 32'd1 *)
-      if (spare_valid) begin
-        \$68  = 1'h1;
-      end else begin
-        \$68  = \$18 ;
-      end
-    end
-    if (rst) begin
-      \$68  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = spare_valid;
-    if (\$16 ) begin
-      if (spare_valid) begin
-        \$69  = 1'h0;
-      end
-    end else if (\$17 ) begin
-      \$69  = 1'h1;
-    end
-    if (rst) begin
-      \$69  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = spare_data;
-    if (\$16 ) begin
-    end else if (\$17 ) begin
-      \$70  = \$13 [15:0];
-    end
-  end
+  assign \$15  = spare_valid ? s1_fold_0 : \$3 [15:0];
+  assign \$16  = spare_valid ? s1_fold_1 : pos_c;
+  assign \$17  = spare_valid ? s1_valid : i_stream__valid;
+  assign \$18  = rst ? 1'h0 : \$17 ;
+  assign \$19  = spare_valid ? s2_level0_0 : s1_fold_0;
+  assign \$20  = spare_valid ? thr1_rom__addr : bit0;
+  assign \$21  = spare_valid ? s2_level0_2 : s1_fold_1;
+  assign \$22  = spare_valid ? s2_valid : s1_valid;
+  assign \$23  = rst ? 1'h0 : \$22 ;
+  assign \$24  = spare_valid ? s3_level1_0 : s2_level0_0;
+  assign \$25  = spare_valid ? thr2_rom__addr : { thr1_rom__addr, bit1 };
+  assign \$26  = spare_valid ? s3_level1_2 : s2_level0_2;
+  assign \$27  = spare_valid ? s3_valid : s2_valid;
+  assign \$28  = rst ? 1'h0 : \$27 ;
+  assign \$29  = spare_valid ? s4_level2_0 : s3_level1_0;
+  assign \$30  = spare_valid ? thr3_rom__addr : { thr2_rom__addr, bit2 };
+  assign \$31  = spare_valid ? s4_level2_2 : s3_level1_2;
+  assign \$32  = spare_valid ? s4_valid : s3_valid;
+  assign \$33  = rst ? 1'h0 : \$32 ;
+  assign \$34  = spare_valid ? s5_level3_0 : s4_level2_0;
+  assign \$35  = spare_valid ? thr4_rom__addr : { thr3_rom__addr, bit3 };
+  assign \$36  = spare_valid ? s5_level3_2 : s4_level2_2;
+  assign \$37  = spare_valid ? s5_valid : s4_valid;
+  assign \$38  = rst ? 1'h0 : \$37 ;
+  assign \$39  = spare_valid ? s6_level4_0 : s5_level3_0;
+  assign \$40  = spare_valid ? thr5_rom__addr : { thr4_rom__addr, bit4 };
+  assign \$41  = spare_valid ? s6_level4_2 : s5_level3_2;
+  assign \$42  = spare_valid ? s6_valid : s5_valid;
+  assign \$43  = rst ? 1'h0 : \$42 ;
+  assign \$44  = spare_valid ? s7_level5_0 : s6_level4_0;
+  assign \$45  = spare_valid ? thr6_rom__addr : { thr5_rom__addr, bit5 };
+  assign \$46  = spare_valid ? s7_level5_2 : s6_level4_2;
+  assign \$47  = spare_valid ? s7_valid : s6_valid;
+  assign \$48  = rst ? 1'h0 : \$47 ;
+  assign \$49  = spare_valid ? s8_level6_0 : s7_level5_0;
+  assign \$50  = spare_valid ? slope_rom__addr : { thr6_rom__addr, bit6 };
+  assign \$51  = spare_valid ? s8_level6_2 : s7_level5_2;
+  assign \$52  = spare_valid ? s8_valid : s7_valid;
+  assign \$53  = rst ? 1'h0 : \$52 ;
+  assign \$54  = spare_valid ? s9_rom_0 : s8_level6_0;
+  assign \$55  = spare_valid ? s9_rom_1 : slope_c;
+  assign \$56  = spare_valid ? s9_rom_2 : intercept_c;
+  assign \$57  = spare_valid ? s9_rom_3 : s8_level6_2;
+  assign \$58  = spare_valid ? s9_valid : s8_valid;
+  assign \$59  = rst ? 1'h0 : \$58 ;
+  assign \$60  = spare_valid ? s10_mul_0 : product0_c;
+  assign \$61  = spare_valid ? s10_mul_1 : product1_c;
+  assign \$62  = spare_valid ? s10_mul_2 : product2_c;
+  assign \$63  = spare_valid ? s10_mul_3 : s9_rom_2;
+  assign \$64  = spare_valid ? s10_mul_4 : s9_rom_3;
+  assign \$65  = spare_valid ? s10_valid : s9_valid;
+  assign \$66  = rst ? 1'h0 : \$65 ;
+  assign \$67  = spare_valid ? s11_sum_0 : \$10 [22:0];
+  assign \$68  = spare_valid ? s11_sum_1 : s10_mul_4;
+  assign \$69  = spare_valid ? s11_valid : s10_valid;
+  assign \$70  = rst ? 1'h0 : \$69 ;
+  assign \$71  = spare_valid ? s12_out_0 : \$11 [15:0];
+  assign \$72  = spare_valid ? s12_out_1 : s11_sum_1;
+  assign \$73  = spare_valid ? s12_valid : s11_valid;
+  assign \$74  = rst ? 1'h0 : \$73 ;
+  assign \$75  = ~ o_stream__valid;
+  assign \$76  = o_stream__ready | \$75 ;
+  assign \$77  = spare_valid ? spare_data : \$13 [15:0];
+  assign \$78  = \$76  ? \$77  : o_stream__payload;
+  assign \$79  = ~ rst;
+  assign \$80  = ~ o_stream__valid;
+  assign \$81  = o_stream__ready | \$80 ;
+  assign \$82  = s12_valid & advance;
+  assign \$83  = spare_valid | \$82 ;
+  assign \$84  = \$81  ? \$83  : o_stream__valid;
+  assign \$85  = \$79  & \$84 ;
+  assign \$86  = ~ o_stream__valid;
+  assign \$87  = o_stream__ready | \$86 ;
+  assign \$88  = ~ \$87 ;
+  assign \$89  = s12_valid & advance;
+  assign \$90  = \$88  & \$89 ;
+  assign \$91  = \$90  ? \$13 [15:0] : spare_data;
+  assign \$92  = ~ rst;
+  assign \$93  = ~ o_stream__valid;
+  assign \$94  = o_stream__ready | \$93 ;
+  assign \$95  = ~ \$94 ;
+  assign \$96  = \$92  & \$95 ;
+  assign \$97  = s12_valid & advance;
+  assign \$98  = spare_valid | \$97 ;
+  assign \$99  = \$96  & \$98 ;
+  always @(posedge clk)
+    s1_fold_0 <= \$15 ;
+  always @(posedge clk)
+    s1_fold_1 <= \$16 ;
+  always @(posedge clk)
+    s1_valid <= \$18 ;
+  always @(posedge clk)
+    s2_level0_0 <= \$19 ;
+  always @(posedge clk)
+    thr1_rom__addr <= \$20 ;
+  always @(posedge clk)
+    s2_level0_2 <= \$21 ;
+  always @(posedge clk)
+    s2_valid <= \$23 ;
+  always @(posedge clk)
+    s3_level1_0 <= \$24 ;
+  always @(posedge clk)
+    thr2_rom__addr <= \$25 ;
+  always @(posedge clk)
+    s3_level1_2 <= \$26 ;
+  always @(posedge clk)
+    s3_valid <= \$28 ;
+  always @(posedge clk)
+    s4_level2_0 <= \$29 ;
+  always @(posedge clk)
+    thr3_rom__addr <= \$30 ;
+  always @(posedge clk)
+    s4_level2_2 <= \$31 ;
+  always @(posedge clk)
+    s4_valid <= \$33 ;
+  always @(posedge clk)
+    s5_level3_0 <= \$34 ;
+  always @(posedge clk)
+    thr4_rom__addr <= \$35 ;
+  always @(posedge clk)
+    s5_level3_2 <= \$36 ;
+  always @(posedge clk)
+    s5_valid <= \$38 ;
+  always @(posedge clk)
+    s6_level4_0 <= \$39 ;
+  always @(posedge clk)
+    thr5_rom__addr <= \$40 ;
+  always @(posedge clk)
+    s6_level4_2 <= \$41 ;
+  always @(posedge clk)
+    s6_valid <= \$43 ;
+  always @(posedge clk)
+    s7_level5_0 <= \$44 ;
+  always @(posedge clk)
+    thr6_rom__addr <= \$45 ;
+  always @(posedge clk)
+    s7_level5_2 <= \$46 ;
+  always @(posedge clk)
+    s7_valid <= \$48 ;
+  always @(posedge clk)
+    s8_level6_0 <= \$49 ;
+  always @(posedge clk)
+    slope_rom__addr <= \$50 ;
+  always @(posedge clk)
+    s8_level6_2 <= \$51 ;
+  always @(posedge clk)
+    s8_valid <= \$53 ;
+  always @(posedge clk)
+    s9_rom_0 <= \$54 ;
+  always @(posedge clk)
+    s9_rom_1 <= \$55 ;
+  always @(posedge clk)
+    s9_rom_2 <= \$56 ;
+  always @(posedge clk)
+    s9_rom_3 <= \$57 ;
+  always @(posedge clk)
+    s9_valid <= \$59 ;
+  always @(posedge clk)
+    s10_mul_0 <= \$60 ;
+  always @(posedge clk)
+    s10_mul_1 <= \$61 ;
+  always @(posedge clk)
+    s10_mul_2 <= \$62 ;
+  always @(posedge clk)
+    s10_mul_3 <= \$63 ;
+  always @(posedge clk)
+    s10_mul_4 <= \$64 ;
+  always @(posedge clk)
+    s10_valid <= \$66 ;
+  always @(posedge clk)
+    s11_sum_0 <= \$67 ;
+  always @(posedge clk)
+    s11_sum_1 <= \$68 ;
+  always @(posedge clk)
+    s11_valid <= \$70 ;
+  always @(posedge clk)
+    s12_out_0 <= \$71 ;
+  always @(posedge clk)
+    s12_out_1 <= \$72 ;
+  always @(posedge clk)
+    s12_valid <= \$74 ;
+  always @(posedge clk)
+    o_stream__payload <= \$78 ;
+  always @(posedge clk)
+    o_stream__valid <= \$85 ;
+  always @(posedge clk)
+    spare_data <= \$91 ;
+  always @(posedge clk)
+    spare_valid <= \$99 ;
   assign x = i_stream__payload;
   assign v_c = \$3 [15:0];
   assign thr0 = 18'h3ed29;
   assign prefix0 = bit0;
-  assign prefix1 = { s2_level0_1, bit1 };
-  assign prefix2 = { s3_level1_1, bit2 };
-  assign prefix3 = { s4_level2_1, bit3 };
-  assign prefix4 = { s5_level3_1, bit4 };
-  assign prefix5 = { s6_level4_1, bit5 };
-  assign prefix6 = { s7_level5_1, bit6 };
+  assign s2_level0_1 = thr1_rom__addr;
+  assign thr1_rom__data = thr1;
+  assign prefix1 = { thr1_rom__addr, bit1 };
+  assign s3_level1_1 = thr2_rom__addr;
+  assign thr2_rom__data = thr2;
+  assign prefix2 = { thr2_rom__addr, bit2 };
+  assign s4_level2_1 = thr3_rom__addr;
+  assign thr3_rom__data = thr3;
+  assign prefix3 = { thr3_rom__addr, bit3 };
+  assign s5_level3_1 = thr4_rom__addr;
+  assign thr4_rom__data = thr4;
+  assign prefix4 = { thr4_rom__addr, bit4 };
+  assign s6_level4_1 = thr5_rom__addr;
+  assign thr5_rom__data = thr5;
+  assign prefix5 = { thr5_rom__addr, bit5 };
+  assign s7_level5_1 = thr6_rom__addr;
+  assign thr6_rom__data = thr6;
+  assign prefix6 = { thr6_rom__addr, bit6 };
+  assign s8_level6_1 = slope_rom__addr;
+  assign intercept_rom__addr = slope_rom__addr;
+  assign slope_rom__data = slope_c;
+  assign intercept_rom__data = intercept_c;
   assign acc_c = \$10 [22:0];
   assign rounded = { \$11 [22], \$11  };
   assign y_c = \$11 [15:0];

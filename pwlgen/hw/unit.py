@@ -222,10 +222,7 @@ class PWLUnit(wiring.Component):
                 if lvl == 0:
                     m.d.comb += thr.eq(table[0])
                 else:
-                    with m.Switch(prefix):
-                        for p, t in enumerate(table):
-                            with m.Case(p):
-                                m.d.comb += thr.eq(t)
+                    m.d.comb += thr.eq(_rom(m, f"thr{lvl}_rom", cmp_shape, table, prefix))
                 bit = Signal(name=f"bit{lvl}")
                 m.d.comb += bit.eq(v >= thr)
                 nxt = Signal(lvl + 1, name=f"prefix{lvl}")
@@ -239,13 +236,14 @@ class PWLUnit(wiring.Component):
         if self.n_segments == 1:
             m.d.comb += [slope_c.eq(self._slopes[0]), icpt_c.eq(self._intercepts[0])]
         else:
-            with m.Switch(seg):
-                for i in range(self.n_segments - 1):
-                    with m.Case(i):
-                        m.d.comb += [slope_c.eq(self._slopes[i]),
-                                     icpt_c.eq(self._intercepts[i])]
-                with m.Default():  # the last segment; indices past it cannot occur
-                    m.d.comb += [slope_c.eq(self._slopes[-1]), icpt_c.eq(self._intercepts[-1])]
+            # indices past the last segment cannot occur: they read the last segment's entry
+            pad = 2 ** self.seg_bits - self.n_segments
+            m.d.comb += [
+                slope_c.eq(_rom(m, "slope_rom", slope_c.shape(),
+                                self._slopes + self._slopes[-1:] * pad, seg)),
+                icpt_c.eq(_rom(m, "intercept_rom", icpt_c.shape(),
+                               self._intercepts + self._intercepts[-1:] * pad, seg)),
+            ]
         v, slope, icpt, *side = pipe.stage("rom", v, slope_c, icpt_c, *side)
 
         # multiply: the slope's chunks of `mul_chunk` bits multiply v in parallel (the top
@@ -311,6 +309,22 @@ class PWLUnit(wiring.Component):
         return y
 
 
+def _rom(m: Module, name: str, shape, table: list[int], addr):
+    """A read-only table read combinationally at `addr` (its data signal).
+
+    A memory rather than a ``Switch``: Icarus reads a Verilog array where it would rerun a
+    case process, and synthesis maps it to LUTs or block RAM as it would map the case.
+    """
+    from amaranth.lib.memory import Memory, ReadPort
+
+    mem = Memory(shape=shape, depth=len(table), init=table)
+    m.submodules[name] = mem
+    sig = ReadPort.Signature(shape=shape, addr_width=max(1, (len(table) - 1).bit_length()))
+    port = ReadPort(sig, memory=mem, domain="comb", path=(name,))
+    m.d.comb += port.addr.eq(addr)
+    return port.data
+
+
 def _saturate(value, fmt, reach: tuple[int, int] | None = None):
     """`value` clamped to the codes of `fmt` (an expression).
 
@@ -340,6 +354,8 @@ class _Pipeline:
         self.registered = registered
         self.final = final
         self.enable = Signal(name="advance")  # every stage before the skid buffer moves on
+        # valid bits reset explicitly (reset-less registers with rst in their next state)
+        self.rst = ResetSignal("sync")
         self.n_regs = 0
 
     def stage(self, cut: str, *values):
@@ -348,14 +364,15 @@ class _Pipeline:
         m = self.m
         self.n_regs += 1
         idx = self.n_regs
-        valid = Signal(name=f"s{idx}_valid")
+        valid = Signal(name=f"s{idx}_valid", reset_less=True)
         out = []
         for k, v in enumerate(values):
             r = Signal(v.shape(), name=f"s{idx}_{cut}_{k}", reset_less=True)
             out.append(r)
-        with m.If(self.enable):
-            m.d.sync += [r.eq(v) for r, v in zip(out, values, strict=True)]
-            m.d.sync += valid.eq(self.valid)
+        # unconditional next-state expressions (no process per register: Icarus simulates
+        # continuous assignments much faster than the processes an ``If`` becomes)
+        m.d.sync += [r.eq(Mux(self.enable, v, r)) for r, v in zip(out, values, strict=True)]
+        m.d.sync += valid.eq(Mux(self.rst, 0, Mux(self.enable, self.valid, valid)))
         self.valid = valid
         return tuple(out)
 
@@ -367,21 +384,23 @@ class _Pipeline:
             return
         # skid buffer: the output register, and a spare entry that catches the one sample
         # still moving while the consumer stalls; upstream advances while the spare is empty
-        out_valid = Signal(name="out_valid")
+        out_valid = Signal(name="out_valid", reset_less=True)
         out_data = Signal(y.shape(), name="out_data", reset_less=True)
-        spare_valid = Signal(name="spare_valid")
+        spare_valid = Signal(name="spare_valid", reset_less=True)
         spare_data = Signal(y.shape(), name="spare_data", reset_less=True)
         incoming = self.valid & self.enable
         m.d.comb += self.enable.eq(~spare_valid)
-        with m.If(o_stream.ready | ~out_valid):
-            with m.If(spare_valid):
-                m.d.sync += [out_data.eq(spare_data), out_valid.eq(1), spare_valid.eq(0)]
-            with m.Else():
-                m.d.sync += [out_data.eq(y), out_valid.eq(incoming)]
-        with m.Elif(incoming):
-            m.d.sync += [spare_data.eq(y), spare_valid.eq(1)]
+        # the output register loads when it is empty or read: the spare entry first, else
+        # the incoming sample; while it holds, an incoming sample goes into the spare entry
+        load = o_stream.ready | ~out_valid
+        m.d.sync += [
+            out_data.eq(Mux(load, Mux(spare_valid, spare_data, y), out_data)),
+            out_valid.eq(~self.rst & Mux(load, spare_valid | incoming, out_valid)),
+            spare_data.eq(Mux(~load & incoming, y, spare_data)),
+            spare_valid.eq(~self.rst & ~load & (spare_valid | incoming)),
+        ]
         m.d.comb += [
             o_stream.payload.eq(out_data),
             o_stream.valid.eq(out_valid),
-            i_stream.ready.eq(self.enable & ~ResetSignal("sync")),
+            i_stream.ready.eq(self.enable & ~self.rst),
         ]

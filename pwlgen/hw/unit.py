@@ -2,13 +2,17 @@
 
 Data path, one sample per clock::
 
-    x ─▶ [fold: v = -|x|] ─▶ segment select ─▶ coefficient ROM ─▶ slope·v
+    x ─▶ [fold: u = |x|] ─▶ segment select ─▶ coefficient ROM ─▶ slope·v
       ─▶ + intercept, round, saturate ─▶ [unfold] ─▶ y
 
 The integer arithmetic is exactly the golden model of `pwlgen.fixedpoint.FixedPWL.evaluate`:
 ``seg = #{breakpoints <= v}``, ``acc = slope[seg]·v + (intercept[seg] << d)``, then a rounding
 right shift by ``s = acc_frac_bits - out_frac_bits`` and saturation to the output format; a
 folded unit evaluates its half-range table at ``v = -|x|`` and unfolds the result for x > 0.
+It carries ``u = |x|`` (unsigned) instead of v: ``v >= t`` becomes ``u < 1 - t`` and
+``slope·v`` becomes ``-(slope·u)``, the same integers from unsigned comparators and multiplier.
+A tree level compares only as many low bits as the sign of ``v - t`` needs over every input
+that reaches it (found by walking every code down the tree, formats up to 20 bits).
 """
 
 from __future__ import annotations
@@ -118,12 +122,16 @@ class PWLUnit(wiring.Component):
         self._intercepts = [int(v) for v in intercepts]
         self.slope_bits = int(fixed.slope_bits)
         self.intercept_bits = int(fixed.intercept_bits)
+        # slopes that are all >= 0 are stored and multiplied unsigned, without the sign bit
+        self.slope_signed = min(self._slopes) < 0
+        self.mul_bits = (self.slope_bits if self.slope_signed
+                         else max(1, max(self._slopes).bit_length()))
         if mul_chunk is None:
-            n_chunks = max(1, math.ceil(self.slope_bits / 4))
-            mul_chunk = math.ceil(self.slope_bits / n_chunks)
+            n_chunks = max(1, math.ceil(self.mul_bits / 4))
+            mul_chunk = math.ceil(self.mul_bits / n_chunks)
         if isinstance(mul_chunk, bool) or not isinstance(mul_chunk, int) or mul_chunk < 1:
             raise HardwareError(f"mul_chunk must be a positive integer, not {mul_chunk!r}")
-        self.mul_chunk = min(mul_chunk, self.slope_bits)
+        self.mul_chunk = min(mul_chunk, self.mul_bits)
         self.seg_bits = max(1, (n_seg - 1).bit_length())
         self.shift_in = acc_frac - fixed.intercept_frac_bits
         self.shift_out = acc_frac - out_fmt.frac_bits
@@ -172,6 +180,43 @@ class PWLUnit(wiring.Component):
         order += select[::-1]
         return set(order[:stages])
 
+    def _tree_tables(self) -> list[list[int]]:
+        """Each tree level's thresholds, indexed by the bits found so far.
+
+        Level l, prefix p: ``seg >= (2p+1)·2**(L-l-1)`` iff ``v >= bp[that - 1]``; past the
+        last breakpoint the tree pads with ``table_max_code + 1`` (never reached). A folded
+        unit tests ``u < 1 - t`` instead (`PWLUnit` carries ``u = |x| = -v``).
+        """
+        levels = self.tree_levels
+        pad = [*self._bps] + [self.fixed.table_max_code + 1] * (2 ** levels - 1 - len(self._bps))
+        tables = [[pad[(2 * p + 1) * 2 ** (levels - lvl - 1) - 1] for p in range(2 ** lvl)]
+                  for lvl in range(levels)]
+        if self.fold != "none":  # codes in [0, 2**(bits-1) + 1]: unsigned
+            tables = [[1 - t for t in table] for table in tables]
+        return tables
+
+    def _compare_widths(self, tables: list[list[int]]) -> list[int]:
+        """Bits each tree level compares: enough for the sign of v - t, over every input.
+
+        Formats of up to 20 bits walk every code down the tree (the largest |v - t| at each
+        level); wider ones compare at full width.
+        """
+        full = self.in_fmt.bits + 2
+        if self.in_fmt.bits > 20:
+            return [full] * len(tables)
+        mag = self.fold != "none"
+        x = self.in_fmt.codes()
+        v = np.abs(x) if mag else x  # what the tree compares: u = |x| or v = x
+        prefix = np.zeros(v.size, dtype=np.int64)
+        widths = []
+        for table in tables:
+            t = np.asarray(table, dtype=np.int64)[prefix]
+            d = v - t
+            hi, lo = int(d.max()), int(d.min())
+            widths.append(min(full, max(hi.bit_length(), (-lo - 1).bit_length()) + 1))
+            prefix = 2 * prefix + ((v < t) if mag else (v >= t))
+        return widths
+
     def elaborate(self, platform):
         """Build the pipeline; Python ``if``s pick structure from the parameters only."""
         m = Module()
@@ -182,24 +227,30 @@ class PWLUnit(wiring.Component):
         m.d.comb += x.eq(self.i_stream.payload)
         # side band for the unfold: the sign (odd, point) and x itself (residual)
         side = []
-        if self.fold != "none":
-            v_c = Signal(_fmt_shape(in_fmt), name="v_c")  # v = -|x| always fits
-            m.d.comb += v_c.eq(Mux(x < 0, x, -x))
+        # a folded unit carries the magnitude u = |x| = -v (unsigned: in_fmt.bits hold
+        # 2**(bits-1), the most negative code's), tests v >= t as u < 1 - t and subtracts
+        # slope*u: unsigned comparators and multiplier, smaller than signed ones
+        mag = self.fold != "none"
+        if mag:
+            u_c = Signal(unsigned(in_fmt.bits), name="u_c")
+            m.d.comb += u_c.eq(Mux(x < 0, -x, x))
             pos_c = Signal(name="pos_c")
             m.d.comb += pos_c.eq(x > 0)
             side = [pos_c, x] if self.fold == "residual" else [pos_c]
-            v, *side = pipe.stage("fold", v_c, *side)
+            v, *side = pipe.stage("fold", u_c, *side)
         else:
             v = x
-        # thresholds hold table_max_code + 1 (padding: never reached), hence the extra bits
-        cmp_shape = signed(in_fmt.bits + 2)
+
+        def at_or_above(t):
+            """Whether v >= t (t a threshold in table codes), on what the pipeline carries."""
+            return v < t if mag else v >= t
 
         # segment select
         if self.n_segments == 1:
             seg = Const(0, self.seg_bits)
         elif self.select_arch == "parallel":
             ge = Signal(len(self._bps), name="ge")  # thermometer: ge[i] = v >= bp[i]
-            m.d.comb += ge.eq(Cat(*[v >= b for b in self._bps]))
+            m.d.comb += ge.eq(Cat(*[at_or_above(1 - b if mag else b) for b in self._bps]))
             seg_c = Signal(self.seg_bits, name="seg_idx_c")
             # ge is a thermometer code of n = #{bp <= v} (ge[i] = i < n), so bit j of n,
             # floor(n / 2**j) mod 2, is the XOR of ge[k * 2**j - 1] over k >= 1: no priority chain
@@ -210,28 +261,31 @@ class PWLUnit(wiring.Component):
                 for j in range(self.seg_bits)]))
             v, seg, *side = pipe.stage("select", v, seg_c, *side)
         else:
-            levels = self.tree_levels
-            pad = [*self._bps] + [self.fixed.table_max_code + 1] * (
-                2 ** levels - 1 - len(self._bps))
+            tables = self._tree_tables()
+            widths = self._compare_widths(tables)
             prefix = Const(0, 1)
-            for lvl in range(levels):
-                # node breakpoint for the next bit: seg >= (2p+1)*2**(L-l-1) iff v >= bp[that-1]
-                span = 2 ** (levels - lvl - 1)
-                table = [pad[(2 * p + 1) * span - 1] for p in range(2 ** lvl)]
-                thr = Signal(cmp_shape, name=f"thr{lvl}")
-                if lvl == 0:
-                    m.d.comb += thr.eq(table[0])
-                else:
-                    m.d.comb += thr.eq(_rom(m, f"thr{lvl}_rom", cmp_shape, table, prefix))
+            for lvl, (table, k) in enumerate(zip(tables, widths, strict=True)):
                 bit = Signal(name=f"bit{lvl}")
-                m.d.comb += bit.eq(v >= thr)
+                if lvl == 0:
+                    m.d.comb += bit.eq(at_or_above(table[0]))
+                else:
+                    # the sign of v - t in k bits: every v that reaches this level is within
+                    # 2**(k-1) of its threshold, so the ROM holds only the k low bits of each
+                    thr = Signal(k, name=f"thr{lvl}")
+                    mask = (1 << k) - 1
+                    m.d.comb += thr.eq(_rom(m, f"thr{lvl}_rom", unsigned(k),
+                                            [t & mask for t in table], prefix))
+                    diff = Signal(k, name=f"diff{lvl}")
+                    m.d.comb += diff.eq((v[:k] if k < len(v) else v) - thr)
+                    m.d.comb += bit.eq(diff[-1] if mag else ~diff[-1])
                 nxt = Signal(lvl + 1, name=f"prefix{lvl}")
                 m.d.comb += nxt.eq(Cat(bit, prefix) if lvl else bit)
                 v, prefix, *side = pipe.stage(f"level{lvl}", v, nxt, *side)
             seg = prefix
 
         # coefficient ROM (entries past the last segment cannot be reached)
-        slope_c = Signal(signed(self.slope_bits), name="slope_c")
+        slope_c = Signal(signed(self.slope_bits) if self.slope_signed else
+                         unsigned(self.mul_bits), name="slope_c")
         icpt_c = Signal(signed(self.intercept_bits), name="intercept_c")
         if self.n_segments == 1:
             m.d.comb += [slope_c.eq(self._slopes[0]), icpt_c.eq(self._intercepts[0])]
@@ -246,23 +300,41 @@ class PWLUnit(wiring.Component):
             ]
         v, slope, icpt, *side = pipe.stage("rom", v, slope_c, icpt_c, *side)
 
-        # multiply: the slope's chunks of `mul_chunk` bits multiply v in parallel (the top
-        # chunk signed, the others unsigned), summed with the intercept in the next stage
-        edges = list(range(0, self.slope_bits, self.mul_chunk)) + [self.slope_bits]
+        # multiply: the slope's chunks of `mul_chunk` bits multiply the operand in parallel
+        # (the top chunk signed when slopes are), summed with the intercept in the next
+        # stage. A folded unit's operand is u without its top bit, which only the most
+        # negative code sets (the rest of u is then 0): that product is slope << top_bit
+        if mag:
+            top_bit = in_fmt.bits - 1
+            operand = v[:top_bit]
+            corr_c = Signal(slope.shape(), name="top_product_c")
+            m.d.comb += corr_c.eq(Mux(v[top_bit], slope, 0))
+            extra = [corr_c]
+        else:
+            operand, extra = v, []
+        edges = list(range(0, self.mul_bits, self.mul_chunk)) + [self.mul_bits]
         parts = []
         for i, (lo, hi) in enumerate(zip(edges, edges[1:], strict=False)):
-            top = hi == self.slope_bits
-            chunk = slope[lo:hi].as_signed() if top else Cat(slope[lo:hi], Const(0, 1)).as_signed()
-            p_c = Signal(signed(len(v) + hi - lo + (0 if top else 1)), name=f"product{i}_c")
-            m.d.comb += p_c.eq(v * chunk)
+            chunk = slope[lo:hi]
+            if hi == self.mul_bits and self.slope_signed:
+                chunk = chunk.as_signed()
+            product = operand * chunk
+            p_c = Signal(product.shape(), name=f"product{i}_c")
+            m.d.comb += p_c.eq(product)
             parts.append(p_c)
-        out = pipe.stage("mul", *parts, icpt, *side)
-        prods, icpt, side = out[:len(parts)], out[len(parts)], list(out[len(parts) + 1:])
-        terms = [p << lo for p, lo in zip(prods, edges, strict=False)]
+        n = len(parts) + len(extra)
+        out = pipe.stage("mul", *parts, *extra, icpt, *side)
+        prods, icpt, side = out[:n], out[n], list(out[n + 1:])
+        terms = [p << lo for p, lo in zip(prods[:len(parts)], edges[:-1], strict=True)]
+        product = sum(terms[1:], terms[0])
 
         # add (modulo 2**acc_bits: the exact sum always fits), round, saturate
         acc_c = Signal(signed(self.acc_bits), name="acc_c")
-        m.d.comb += acc_c.eq(sum(terms, icpt << self.shift_in))
+        if mag:
+            # slope*v = -(slope*u); the top product's bits do not overlap the others (0 then)
+            m.d.comb += acc_c.eq((icpt << self.shift_in) - (product | (prods[-1] << top_bit)))
+        else:
+            m.d.comb += acc_c.eq(product + (icpt << self.shift_in))
         acc, *side = pipe.stage("sum", acc_c, *side)
         s = self.shift_out
         rounded = Signal(signed(self.acc_bits + 1), name="rounded")

@@ -11,7 +11,7 @@ from amaranth.hdl import ClockDomain, Module
 from amaranth.sim import Simulator
 
 from pwlgen.errors import HardwareError
-from pwlgen.fixedpoint import FixedPWL, Format
+from pwlgen.fixedpoint import FixedPWL, Format, design
 from pwlgen.hw.unit import PWLUnit, choose_select_arch, select_cost
 
 
@@ -288,3 +288,43 @@ def test_chunked_and_single_multipliers_match_the_golden_model(mul_chunk):
     check(unit, fixed, fixed.in_fmt.codes().tolist(), seed=1, p_valid=0.9, p_ready=0.8)
     with pytest.raises(HardwareError, match=r"^mul_chunk must be a positive integer, not 0$"):
         PWLUnit(fixed, mul_chunk=0)
+
+
+def _tree_bits(unit, widths):
+    """Walk every code down the tree with k-bit compares (as the unit does): the index bits."""
+    mag = unit.fold != "none"
+    x = unit.in_fmt.codes()
+    v = np.abs(x) if mag else x
+    prefix = np.zeros(v.size, dtype=np.int64)
+    exact = np.zeros(v.size, dtype=np.int64)
+    for lvl, (table, k) in enumerate(zip(unit._tree_tables(), widths, strict=True)):
+        t = np.asarray(table, dtype=np.int64)
+        want = (v < t[exact]) if mag else (v >= t[exact])
+        if lvl == 0:
+            got = want
+        else:
+            d = (v - t[prefix]) & ((1 << k) - 1)  # two's complement in k bits
+            negative = d >= 1 << (k - 1)
+            got = negative if mag else ~negative
+        exact = 2 * exact + want
+        prefix = 2 * prefix + got
+    return prefix, exact
+
+
+@pytest.mark.parametrize("fn,fmts,symmetry", [
+    ("sigmoid", ("s3.12", "u0.16"), "auto"),
+    ("tanh", ("s3.8", "s0.9"), "auto"),
+    ("gelu", ("s3.8", "s3.8"), "none"),
+])
+def test_tree_levels_compare_few_bits_and_still_find_every_segment(fn, fmts, symmetry):
+    fixed = design(fn, *fmts, symmetry=symmetry)
+    unit = PWLUnit(fixed, select_arch="tree")
+    widths = unit._compare_widths(unit._tree_tables())
+    got, exact = _tree_bits(unit, widths)
+    np.testing.assert_array_equal(got, exact)
+    if fn == "sigmoid":
+        assert min(widths) < fixed.in_fmt.bits  # the deep levels do narrow
+    # one bit fewer at any narrowed level misjudges some code: the widths are the least
+    for lvl in range(1, len(widths)):
+        fewer = [*widths[:lvl], widths[lvl] - 1, *widths[lvl + 1:]]
+        assert not np.array_equal(_tree_bits(unit, fewer)[0], exact), lvl

@@ -24,6 +24,8 @@ The wrapper also counts the cycles (after the first reset) in which ``i_stream__
 
 from __future__ import annotations
 
+import re
+
 __all__ = ["STIM_FILE", "CAPTURE_FILE", "wrapper_name", "wrapper_verilog", "stimulus",
            "read_capture"]
 
@@ -120,7 +122,6 @@ module {wrapper_name(unit)}(input start, output reg done);
     end
   endfunction
 
-  wire [31:0] rng_next = xorshift(rng);
   wire in_xfer = i_valid && i_ready === 1'b1;
   wire out_xfer = o_ready && o_valid === 1'b1;
   wire [{cw - 1}:0] rd_after = in_xfer ? rd + 1'b1 : rd;
@@ -134,7 +135,7 @@ module {wrapper_name(unit)}(input start, output reg done);
 
   always @(posedge clk) begin
     cycles <= cycles + 1;
-    rng <= rng_next;
+    rng <= xorshift(rng);  // called here, not in a continuous assignment: ~10 % faster in vvp
     if (^{{i_ready, o_valid}} === 1'bx && !rst && resets > 0)  // an X or Z in either
       undefined_cycles <= undefined_cycles + 1;
     if (rst) begin
@@ -205,15 +206,18 @@ def read_capture(text: str, n: int, signed: bool, bits: int):
     import numpy as np
 
     # Icarus puts address comments ("// 0x00000000") between the words
-    words = [w for line in text.splitlines() if not line.lstrip().startswith("//")
-             for w in line.split()][:n]
-    n_x = 0
-    vals = np.zeros(len(words), dtype=np.int64)
-    for i, w in enumerate(words):
-        try:
-            vals[i] = int(w, 16)
-        except ValueError:  # x / z digits
-            n_x += 1
+    words = re.sub(r"//[^\n]*", " ", text).split()[:n]
+    if not re.search(r"[xXzZ]", " ".join(words)):
+        vals = np.array([int(w, 16) for w in words], dtype=np.int64)
+        n_x = 0
+    else:
+        n_x = 0
+        vals = np.zeros(len(words), dtype=np.int64)
+        for i, w in enumerate(words):
+            try:
+                vals[i] = int(w, 16)
+            except ValueError:  # x / z digits
+                n_x += 1
     if signed:
         vals = np.where(vals >= 1 << (bits - 1), vals - (1 << bits), vals)
     return vals, n_x

@@ -2,8 +2,9 @@
 
 Nothing here reads the tables or the error report of the unit under test. The exact output
 ``t = f(x) * 2**F`` (F = output fraction bits) of every input code is recomputed from the
-function in float64 (`pwlgen.functions.get_target`), and again in mpmath for the codes where
-float64 cannot decide the verdict (t within `UNDECIDED_LSB` of an integer or of a half), for
+function in float64 (this module's own `math` forms for the built-ins of `MP_FORMS`, else
+`pwlgen.functions.get_target`), and again in mpmath for the codes where float64 cannot decide
+the verdict (t within `UNDECIDED_LSB` of an integer or of a half), for
 the built-ins that have an mpmath form (`MP_FORMS`). The bar comes from the caller:
 
 * strict faithful (default): the output is ``floor(t)`` or ``ceil(t)``, and exactly t when t is
@@ -14,6 +15,7 @@ the built-ins that have an mpmath form (`MP_FORMS`). The bar comes from the call
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +24,7 @@ from ..errors import HardwareError
 
 __all__ = [
     "REPRESENTABLE_LSB",
+    "float64_t",
     "UNDECIDED_LSB",
     "MP_FORMS",
     "Reference",
@@ -62,6 +65,48 @@ def _mp_forms() -> dict:
         "mish": lambda x: x * mp.tanh(softplus(x)),
         "hardswish": lambda x: x * min(max(x + 3, mp.mpf(0)), mp.mpf(6)) / 6,
     }
+
+
+def _exp(v: float) -> float:
+    return math.exp(v) if v < 709.0 else math.inf
+
+
+def _sig64(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _softplus64(x: float) -> float:
+    return math.log1p(math.exp(x)) if x < 30.0 else x + math.log1p(math.exp(-x))
+
+
+_C64, _K64 = math.sqrt(2.0 / math.pi), 0.044715
+_F64_FORMS = {
+    # float64 from the math module, independent of the registry's numpy / scipy forms (and
+    # of scipy's start-up); the same expressions as the mpmath forms
+    "gelu": lambda x: x * math.erfc(-x / math.sqrt(2.0)) / 2.0,
+    "gelu_tanh": lambda x: x / (1.0 + _exp(-2.0 * _C64 * (x + _K64 * x**3))),
+    "silu": lambda x: x * _sig64(x),
+    "sigmoid": _sig64,
+    "tanh": math.tanh,
+    "softplus": _softplus64,
+    "elu": lambda x: x if x > 0 else math.expm1(x),
+    "exp": _exp,
+    "mish": lambda x: x * math.tanh(_softplus64(x)),
+    "hardswish": lambda x: x * min(max(x + 3.0, 0.0), 6.0) / 6.0,
+}
+
+
+def float64_t(name: str, target, x_real: np.ndarray) -> np.ndarray:
+    """f(x) in float64: the `math` form of a built-in of `MP_FORMS`, else the target's own."""
+    form = _F64_FORMS.get(name)
+    if form is None:
+        with np.errstate(all="ignore"):
+            return np.asarray(target.f(x_real), dtype=np.float64)
+    return np.fromiter((form(v) for v in x_real.tolist()), dtype=np.float64,
+                       count=x_real.size)
 
 
 MP_FORMS = ("gelu", "gelu_tanh", "silu", "sigmoid", "tanh", "softplus", "elu", "exp", "mish",
@@ -140,8 +185,7 @@ def reference(function: str, in_fmt, out_fmt, x_codes,
     target = get_target(function)
     x = np.asarray(x_codes, dtype=np.int64)
     scale = 2.0 ** out_fmt.frac_bits
-    with np.errstate(all="ignore"):
-        t = np.asarray(target.f(in_fmt.to_real(x)), dtype=np.float64) * scale
+    t = float64_t(target.name, target, np.asarray(in_fmt.to_real(x), dtype=np.float64)) * scale
     bad = np.flatnonzero(~np.isfinite(t))
     if bad.size:
         xr = float(in_fmt.to_real(x[bad[0]]))

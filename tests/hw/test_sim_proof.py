@@ -16,6 +16,7 @@ from pwlgen.hw.proof import (
     Reference,
     _mp_forms,
     allowed_codes,
+    float64_t,
     prove_accuracy,
     reference,
 )
@@ -103,6 +104,20 @@ def test_mpmath_forms_agree_with_the_float64_registry(name):
     # float64 cancels where f is tiny (gelu_tanh far left gives 0 for 4e-18): hence atol,
     # far below an output LSB; a wrong form (a constant, a branch) is off by far more
     assert np.allclose(got, want, rtol=1e-12, atol=1e-15), (name, got, want.tolist())
+
+
+@pytest.mark.parametrize("name", MP_FORMS)
+def test_the_proofs_float64_forms_match_mpmath_to_a_few_ulps(name):
+    form = _mp_forms()[name]
+    xs = np.concatenate([np.linspace(-40.0, 40.0, 801), [-1e-3, 0.0, 1e-3, -745.0, 745.0]])
+    got = float64_t(name, None, xs)
+    with mpmath.workdps(40):
+        want = np.array([float(form(mpmath.mpf(float(v)))) for v in xs])
+    fine = np.isfinite(want)
+    # within the error `_undecided` allows float64, 1e-10 LSB + 2e-15 relative, for outputs
+    # of up to 24 fraction bits (erfc and exp lose relative precision near underflow only)
+    assert np.array_equal(np.isfinite(got), fine), name
+    assert np.allclose(got[fine], want[fine], rtol=2e-15, atol=1e-10 * 2.0**-24), name
 
 
 def test_reference_refuses_unknown_functions_and_non_finite_values():

@@ -5,8 +5,10 @@ stepped together (episodes start from the curvature placement and move all point
 bounded, annealed steps; the reward is the log of each step's improvement of the grid max
 |err| or of the paper's score). The result is the best placement of the *deterministic*
 rollouts seen during training (an evaluation callback rolls the current policy out every
-``eval_freq`` steps and rescores its best placements on the full 0.001 grid), not the last
-policy. Training stops within the step budget. The trained policy can be saved
+``eval_freq`` steps, from the start and from `eval_starts` jittered starts, and rescores its
+best placements on the full 0.001 grid), not the last policy. A target that is even or
+point-symmetric on a symmetric range is searched over mirrored placements (`mirror`).
+Training stops within the step budget. The trained policy can be saved
 (``policy_out``) and reloaded (``policy``) to continue training or, with ``timesteps=0``,
 just to roll it out.
 
@@ -41,9 +43,9 @@ def _sb3():
     return stable_baselines3, BaseCallback
 
 
-def rollout(model, env) -> list[list[float]]:
+def rollout(model, env, seed: int = 0) -> list[list[float]]:
     """The placements of one deterministic episode of `model` in `env`, start included."""
-    obs, info = env.reset(seed=0)
+    obs, info = env.reset(seed=seed)
     states = [info["points"]]
     done = False
     while not done:
@@ -80,6 +82,8 @@ def run(
     gamma: float = 0.99,
     log_std_init: float = -1.0,
     rescore: int = 3,
+    mirror: bool | None = None,
+    eval_starts: int = 4,
     convention: str = "pwlgen",
 ) -> tuple[PWL, list[float], dict]:
     """Train (or load) a PPO policy and return the best placement of its deterministic rollouts.
@@ -116,6 +120,14 @@ def run(
     rescore : int
         Placements of each evaluated rollout, best by the training score, that are
         rescored with the exact fit on the `step` grid.
+    eval_starts : int, >= 0
+        Each evaluation also rolls the policy out from this many jittered starts (fixed
+        seeds 1..eval_starts, the training jitter): the deterministic policy from other
+        basins.
+    mirror : bool, optional
+        Search symmetric placements only (the agent moves the positive half; see
+        `rl_env.BreakpointEnv`). Default: when the target is even or point-symmetric on a
+        symmetric range with an even number of points (`rl_env.symmetric_target`).
     convention : str
         Recorded in the result.
 
@@ -129,7 +141,7 @@ def run(
     from stable_baselines3.common.vec_env import DummyVecEnv
     from tqdm.auto import tqdm
 
-    from .rl_env import SCORES, BreakpointEnv
+    from .rl_env import SCORES, BreakpointEnv, symmetric_target
 
     n = problem.n_knots
     if points is None and problem.tails == "slope" and n >= 3:
@@ -151,13 +163,17 @@ def run(
     if not isinstance(n_envs, int | np.integer) or n_envs < 1:
         raise SearchError(f"n_envs must be a positive integer, not {n_envs!r}")
     n_envs = int(min(n_envs, timesteps)) if timesteps else int(n_envs)
+    if mirror is None:
+        mirror = points % 2 == 0 and symmetric_target(problem.target, problem.interval)
     env_kw = dict(step=env_step, horizon=horizon, move=move, anneal=anneal, start=start,
-                  score=score)
+                  score=score, mirror=bool(mirror))
 
     def make(j: float):
         return lambda: BreakpointEnv(problem.target, points, problem.interval, jitter=j, **env_kw)
 
-    eval_env = make(0.0)()
+    if not isinstance(eval_starts, int | np.integer) or eval_starts < 0:
+        raise SearchError(f"eval_starts must be a non-negative integer, not {eval_starts!r}")
+    eval_env, jittered = make(0.0)(), make(jitter)()
     env = DummyVecEnv([make(jitter)] * n_envs)
     seed = int(rng.integers(2**31 - 1))
     eval_freq = int(eval_freq or max(n_envs * n_steps, timesteps // 100))
@@ -166,12 +182,13 @@ def run(
     state = {"best": None, "score": np.inf, "at": 0, "history": []}
 
     def evaluate(model, at: int) -> None:
-        states = rollout(model, eval_env)
-        fast = [eval_env.fast_score(p)[0] for p in states]
-        for i in np.argsort(fast, kind="stable")[:rescore]:
-            s = eval_env.errors(states[i], step)[key]  # the exact fit on the final grid
-            if s < state["score"]:
-                state.update(best=states[i], score=s, at=at)
+        for j in range(eval_starts + 1):
+            states = rollout(model, jittered if j else eval_env, seed=j)
+            fast = [eval_env.fast_score(p)[0] for p in states]
+            for i in np.argsort(fast, kind="stable")[:rescore]:
+                s = eval_env.errors(states[i], step)[key]  # the exact fit on the final grid
+                if s < state["score"]:
+                    state.update(best=states[i], score=s, at=at)
         state["history"].append(state["score"])
 
     class _BestRollout(BaseCallback):
@@ -224,6 +241,7 @@ def run(
         "policy_file": str(policy_out) if policy_out else None,
         "policy_loaded": str(policy) if policy else None,
         "rl_seed": seed,
+        "mirror": bool(mirror),
         "grid_metrics": grid_metrics(pwl, problem.target, problem.interval, step),
         **range_options(problem.interval, points, convention, step),
     }

@@ -21,6 +21,8 @@ the grid of `step` plus the points themselves, where a fit's error peaks.
 
 from __future__ import annotations
 
+import math
+
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
@@ -30,7 +32,7 @@ from ..functions import Target, get_target
 from .curvature import placement
 from .rangefit import DEFAULT_RANGE, fit_values, grid, grid_metrics, range_knots, range_problem
 
-__all__ = ["BreakpointEnv", "ENV_ID", "SCORES", "STARTS"]
+__all__ = ["BreakpointEnv", "ENV_ID", "SCORES", "STARTS", "symmetric_target"]
 
 ENV_ID = "pwlgen/Breakpoints-v1"
 """Registered id: ``gymnasium.make(ENV_ID, target="silu", n_points=8)``."""
@@ -43,6 +45,24 @@ STARTS = ("curvature", "even")
 
 _MOVE_MAX = 0.49  # a move above half a gap could let two neighbours meet
 _LOG_SPAN = 4.0  # observed log10 ratios run over [-_LOG_SPAN, 0] (four decades)
+
+
+def symmetric_target(target: Target, interval: tuple[float, float], step: float = 0.01) -> bool:
+    """Whether f is even or point-symmetric about (0, f(0)) on a range symmetric about 0.
+
+    Checked on the grid of `step` (to 1e-12 of f's scale): then mirrored breakpoints give a
+    fit whose error is symmetric, and `BreakpointEnv(mirror=True)` may search half of them.
+    """
+    lo, hi = interval
+    if not math.isclose(lo, -hi):
+        return False
+    x = grid(0.0, hi, step)
+    with np.errstate(all="ignore"):
+        fp, fm, f0 = target.f(x), target.f(-x), float(target.f(np.zeros(1))[0])
+    tol = 1e-12 * max(1.0, float(np.nanmax(np.abs(fp))))
+    if not (np.all(np.isfinite(fp)) and np.all(np.isfinite(fm))):
+        return False
+    return bool(np.max(np.abs(fp - fm)) <= tol or np.max(np.abs(fp + fm - 2.0 * f0)) <= tol)
 
 
 class BreakpointEnv(gym.Env):
@@ -79,11 +99,16 @@ class BreakpointEnv(gym.Env):
     min_gap : float, optional
         No move shrinks a gap below this (default two grid steps), so that every segment
         keeps samples of the fit.
+    mirror : bool
+        Keep the placement symmetric about 0: the action moves the N/2 positive points and
+        the negative ones mirror them (N even, the range symmetric). For a target that is
+        even or point-symmetric about x = 0 the fit's error is then symmetric too, and the
+        agent searches half the dimensions (`symmetric_target` tells).
 
     Attributes
     ----------
     observation_space : Box(2N + 3,) float32 in [0, 1]
-    action_space : Box(N,) float32 in [-1, 1]
+    action_space : Box(N,) float32 in [-1, 1] (N/2 with `mirror`)
     """
 
     metadata = {"render_modes": []}
@@ -102,6 +127,7 @@ class BreakpointEnv(gym.Env):
         jitter: float = 0.0,
         score: str = "max",
         min_gap: float | None = None,
+        mirror: bool = False,
     ):
         if not isinstance(horizon, int | np.integer) or horizon < 1:
             raise SearchError(f"horizon must be a positive integer, not {horizon!r}")
@@ -119,6 +145,10 @@ class BreakpointEnv(gym.Env):
         self.problem = range_problem(self.target, n_points, interval)
         self.n_points = int(n_points)
         self.lo, self.hi = self.problem.interval
+        self.mirror = bool(mirror)
+        if self.mirror and (self.n_points % 2 or not math.isclose(self.lo, -self.hi)):
+            raise SearchError(f"mirror needs an even number of points and a range symmetric "
+                              f"about 0, not {self.n_points} on [{self.lo}, {self.hi}]")
         self.step_size = float(step)
         self.horizon = int(horizon)
         self.move = float(move)
@@ -132,10 +162,11 @@ class BreakpointEnv(gym.Env):
         self.min_gap = 2.0 * self.step_size if min_gap is None else float(min_gap)
         n = self.n_points
         self.observation_space = spaces.Box(0.0, 1.0, shape=(2 * n + 3,), dtype=np.float32)
-        self.action_space = spaces.Box(-1.0, 1.0, shape=(n,), dtype=np.float32)
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(n // 2 if self.mirror else n,),
+                                       dtype=np.float32)
         self.start_name = start
         if start == "curvature":
-            self.start = placement(self.target, (self.lo, self.hi), n, 0.5, "f2")
+            self.start = self._symmetric(placement(self.target, (self.lo, self.hi), n, 0.5, "f2"))
         else:
             self.start = np.linspace(self.lo, self.hi, n + 2)[1:-1]
         self._ref = self.fast_score(self.start)[0]
@@ -197,11 +228,19 @@ class BreakpointEnv(gym.Env):
         """The largest move in step `t` (0-based), a fraction of a gap."""
         return self.move * self.anneal ** (t / max(self.horizon - 1, 1))
 
+    def _symmetric(self, points) -> np.ndarray:
+        """`points` made symmetric about 0 when mirroring (each pair averaged)."""
+        p = np.asarray(points, dtype=np.float64)
+        return (p - p[::-1]) / 2.0 if self.mirror else p
+
     def moved(self, points, action, t: int = 0) -> np.ndarray:
         """The points after `action` in step `t` (bounded moves towards the neighbours)."""
         a = np.clip(np.asarray(action, dtype=np.float64).reshape(-1), -1.0, 1.0)
-        if a.size != self.n_points:
-            raise SearchError(f"the action needs {self.n_points} moves, not {a.size}")
+        if a.size != self.action_space.shape[0]:
+            raise SearchError(f"the action needs {self.action_space.shape[0]} moves, "
+                              f"not {a.size}")
+        if self.mirror:  # the negative points move as the mirror of the positive ones
+            a = np.concatenate([-a[::-1], a])
         k = range_knots(points, (self.lo, self.hi))
         room = np.maximum(np.diff(k) - self.min_gap, 0.0)  # what a move may take of a gap
         return k[1:-1] + self.move_at(t) * np.where(a > 0, a * room[1:], a * room[:-1])
@@ -229,7 +268,7 @@ class BreakpointEnv(gym.Env):
             gaps = np.diff(range_knots(self.start, (self.lo, self.hi)))
             gaps *= np.exp(self.jitter * self.np_random.uniform(-1.0, 1.0, gaps.size))
             edges = np.cumsum(gaps) / gaps.sum()
-            self._place(self.lo + (self.hi - self.lo) * edges[:-1])
+            self._place(self._symmetric(self.lo + (self.hi - self.lo) * edges[:-1]))
         else:
             self._place(self.start)
         return self._obs(), {"points": self._points.tolist(), "score": self._score}

@@ -32,6 +32,9 @@ def test_short_ppo_training_beats_a_random_policy_and_its_policy_reloads(tmp_pat
     r = search("sigmoid", 8, method="rl", timesteps=4096, n_steps=64, policy_out=str(policy),
                **KW)
     best = r.options["grid_metrics"]["grid_max_err_abs"]
+    # sigmoid is point-symmetric: the agent moves the positive half, the placement mirrors it
+    assert r.options["mirror"] is True
+    np.testing.assert_allclose(r.pwl.knots, -r.pwl.knots[::-1], atol=1e-9)
     assert best < _random_policy_best_scores(BreakpointEnv("sigmoid", 6, start="even")).min()
     # the result is the best deterministic rollout seen, its fit on the full grid
     assert r.history[-1] == pytest.approx(best) and np.all(np.diff(r.history) <= 0)
@@ -70,6 +73,7 @@ def test_same_seed_same_result_and_the_step_budget_is_never_exceeded():
         ({"points": 3}, r"^rl places the interior points of a range fit"),
         ({"points": 4, "score": "mse"}, r"^score must be one of max, paper, not 'mse'$"),
         ({"points": 4, "n_envs": 0}, r"^n_envs must be a positive integer, not 0$"),
+        ({"points": 4, "eval_starts": -1}, r"^eval_starts must be a non-negative integer"),
     ],
 )
 def test_bad_rl_options_raise_search_error(kwargs, message):

@@ -114,3 +114,33 @@ def test_jittered_starts_are_reproducible_by_seed_and_differ_across_seeds():
 def test_bad_env_options_raise_search_error(kw, message):
     with pytest.raises(SearchError, match=message):
         BreakpointEnv("sigmoid", 4, **kw)
+
+
+def test_symmetric_targets_are_detected():
+    from pwlgen.functions import get_target
+    from pwlgen.search.rl_env import symmetric_target
+
+    found = {fn: symmetric_target(get_target(fn), (-8.0, 8.0))
+             for fn in ("sigmoid", "tanh", "abs(x)", "silu", "gelu_tanh", "elu")}
+    assert found == {"sigmoid": True, "tanh": True, "abs(x)": True, "silu": False,
+                     "gelu_tanh": False, "elu": False}
+    assert not symmetric_target(get_target("tanh"), (-8.0, 6.0))
+
+
+def test_a_mirrored_env_moves_half_the_points_and_stays_symmetric():
+    env = BreakpointEnv("sigmoid", 8, jitter=0.5, mirror=True)
+    assert env.action_space.shape == (4,)
+    rng = np.random.default_rng(0)
+    for seed in range(3):
+        obs, info = env.reset(seed=seed)
+        p = np.array(info["points"])
+        np.testing.assert_allclose(p, -p[::-1], atol=1e-12)
+        for _ in range(env.horizon):
+            obs, _, done, _, info = env.step(rng.uniform(-1, 1, 4).astype(np.float32))
+            p = np.array(info["points"])
+            np.testing.assert_allclose(p, -p[::-1], atol=1e-12)
+            assert np.all(np.diff(p) > 0)
+    with pytest.raises(SearchError, match="mirror needs an even number"):
+        BreakpointEnv("sigmoid", 5, mirror=True)
+    with pytest.raises(SearchError, match="symmetric"):
+        BreakpointEnv("sigmoid", 4, (-8.0, 6.0), mirror=True)

@@ -207,11 +207,10 @@ def read_capture(text: str, n: int, signed: bool, bits: int):
 
     # Icarus puts address comments ("// 0x00000000") between the words
     words = re.sub(r"//[^\n]*", " ", text).split()[:n]
-    if not re.search(r"[xXzZ]", " ".join(words)):
+    n_x = 0
+    if not re.search(r"[xXzZ]", " ".join(words)):  # the usual case: no X / Z word
         vals = np.array([int(w, 16) for w in words], dtype=np.int64)
-        n_x = 0
     else:
-        n_x = 0
         vals = np.zeros(len(words), dtype=np.int64)
         for i, w in enumerate(words):
             try:

@@ -126,12 +126,13 @@ def _build_dir(build_dir):
     yield path.resolve()
 
 
-def _first_error(log: Path) -> str:
+def _first_line(log: Path, pattern: str, flags: int = 0) -> str | None:
+    """The first line of `log` matching `pattern` (stripped), else the first line, else None."""
     lines = log.read_text(errors="replace").splitlines() if log.is_file() else []
     for line in lines:
-        if re.search(r"error|syntax|unknown module|not declared|unable", line, re.I):
+        if re.search(pattern, line, flags):
             return line.strip()
-    return lines[0].strip() if lines else "no compiler output"
+    return lines[0].strip() if lines else None
 
 
 def run_bench(report_path, *, build_dir=None, seed: int = 0, p_valid: float = 0.9,
@@ -233,7 +234,9 @@ def run_bench(report_path, *, build_dir=None, seed: int = 0, p_valid: float = 0.
         }
         n_tests, n_failed = _cocotb_test(build, top, sim_dir, seed, env)
         if raise_on_fail and n_failed:
-            raise AssertionError(f"the cocotb bench failed: {_first_failure(build)}")
+            log = build / "sim.log"
+            first = _first_line(log, r"AssertionError|Error|FAIL")
+            raise AssertionError(f"the cocotb bench failed: {first or ''} (see {log})")
         if not files["summary.json"].is_file():
             raise HardwareError(f"the bench wrote no summary (see {build / 'sim.log'})")
         summary = json.loads(files["summary.json"].read_text())
@@ -255,8 +258,9 @@ def _icarus_build(build: Path, top: str, sources: list[Path], generation: str) -
     with open(log, "w") as fh:
         rc = subprocess.run(cmd, cwd=build, stdout=fh, stderr=subprocess.STDOUT).returncode
     if rc != 0:
+        first = _first_line(log, r"error|syntax|unknown module|not declared|unable", re.I)
         raise HardwareError(f"{sources[-1].name} does not compile with iverilog: "
-                            f"{_first_error(log)}")
+                            f"{first or 'no compiler output'}")
 
 
 def _cocotb_test(build: Path, top: str, sim_dir: str, seed: int, extra: dict) -> tuple[int, int]:
@@ -307,14 +311,6 @@ def _results(path: Path) -> tuple[int, int]:
         failed += any(child.tag in ("failure", "error") for child in case)
     return n, failed
 
-
-def _first_failure(build: Path) -> str:
-    log = build / "sim.log"
-    lines = log.read_text(errors="replace").splitlines() if log.is_file() else []
-    for line in lines:
-        if re.search(r"AssertionError|Error|FAIL", line):
-            return f"{line.strip()} (see {log})"
-    return f"see {log}"
 
 
 def verify_unit(report_path, *, max_error_lsb: float | None = None, fn: str | None = None,

@@ -115,6 +115,8 @@ class PWLUnit(wiring.Component):
         self.fixed = fixed
         self.in_fmt, self.out_fmt = in_fmt, out_fmt
         self.fold = fixed.fold
+        # a folded unit carries the magnitude u = |x| = -v (see the module docstring)
+        self.magnitude = self.fold != "none"
         self.n_segments = n_seg
         self.select_arch = select_arch
         self._bps = [int(b) for b in bps]
@@ -191,9 +193,14 @@ class PWLUnit(wiring.Component):
         pad = [*self._bps] + [self.fixed.table_max_code + 1] * (2 ** levels - 1 - len(self._bps))
         tables = [[pad[(2 * p + 1) * 2 ** (levels - lvl - 1) - 1] for p in range(2 ** lvl)]
                   for lvl in range(levels)]
-        if self.fold != "none":  # codes in [0, 2**(bits-1) + 1]: unsigned
-            tables = [[1 - t for t in table] for table in tables]
-        return tables
+        return [[self._threshold(t) for t in table] for table in tables]
+
+    def _threshold(self, t: int) -> int:
+        """Threshold t (``v >= t``) as compared on the carried value: ``u < 1 - t`` folded.
+
+        Folded thresholds are codes in [0, 2**(bits-1) + 1], unsigned.
+        """
+        return 1 - t if self.magnitude else t
 
     def _compare_widths(self, tables: list[list[int]]) -> list[int]:
         """Bits each tree level compares: enough for the sign of v - t, over every input.
@@ -204,7 +211,7 @@ class PWLUnit(wiring.Component):
         full = self.in_fmt.bits + 2
         if self.in_fmt.bits > 20:
             return [full] * len(tables)
-        mag = self.fold != "none"
+        mag = self.magnitude
         x = self.in_fmt.codes()
         v = np.abs(x) if mag else x  # what the tree compares: u = |x| or v = x
         prefix = np.zeros(v.size, dtype=np.int64)
@@ -230,7 +237,7 @@ class PWLUnit(wiring.Component):
         # a folded unit carries the magnitude u = |x| = -v (unsigned: in_fmt.bits hold
         # 2**(bits-1), the most negative code's), tests v >= t as u < 1 - t and subtracts
         # slope*u: unsigned comparators and multiplier, smaller than signed ones
-        mag = self.fold != "none"
+        mag = self.magnitude
         if mag:
             u_c = Signal(unsigned(in_fmt.bits), name="u_c")
             m.d.comb += u_c.eq(Mux(x < 0, -x, x))
@@ -250,7 +257,7 @@ class PWLUnit(wiring.Component):
             seg = Const(0, self.seg_bits)
         elif self.select_arch == "parallel":
             ge = Signal(len(self._bps), name="ge")  # thermometer: ge[i] = v >= bp[i]
-            m.d.comb += ge.eq(Cat(*[at_or_above(1 - b if mag else b) for b in self._bps]))
+            m.d.comb += ge.eq(Cat(*[at_or_above(self._threshold(b)) for b in self._bps]))
             seg_c = Signal(self.seg_bits, name="seg_idx_c")
             # ge is a thermometer code of n = #{bp <= v} (ge[i] = i < n), so bit j of n,
             # floor(n / 2**j) mod 2, is the XOR of ge[k * 2**j - 1] over k >= 1: no priority chain
@@ -324,15 +331,16 @@ class PWLUnit(wiring.Component):
             parts.append(p_c)
         n = len(parts) + len(extra)
         out = pipe.stage("mul", *parts, *extra, icpt, *side)
-        prods, icpt, side = out[:n], out[n], list(out[n + 1:])
-        terms = [p << lo for p, lo in zip(prods[:len(parts)], edges[:-1], strict=True)]
+        prods, extra, icpt, side = out[:len(parts)], out[len(parts):n], out[n], list(out[n + 1:])
+        terms = [p << lo for p, lo in zip(prods, edges[:-1], strict=True)]
         product = sum(terms[1:], terms[0])
 
         # add (modulo 2**acc_bits: the exact sum always fits), round, saturate
         acc_c = Signal(signed(self.acc_bits), name="acc_c")
         if mag:
             # slope*v = -(slope*u); the top product's bits do not overlap the others (0 then)
-            m.d.comb += acc_c.eq((icpt << self.shift_in) - (product | (prods[-1] << top_bit)))
+            (top_product,) = extra
+            m.d.comb += acc_c.eq((icpt << self.shift_in) - (product | (top_product << top_bit)))
         else:
             m.d.comb += acc_c.eq(product + (icpt << self.shift_in))
         acc, *side = pipe.stage("sum", acc_c, *side)

@@ -59,9 +59,9 @@ def symmetric_target(target: Target, interval: tuple[float, float], step: float 
     x = grid(0.0, hi, step)
     with np.errstate(all="ignore"):
         fp, fm, f0 = target.f(x), target.f(-x), float(target.f(np.zeros(1))[0])
-    tol = 1e-12 * max(1.0, float(np.nanmax(np.abs(fp))))
     if not (np.all(np.isfinite(fp)) and np.all(np.isfinite(fm))):
         return False
+    tol = 1e-12 * max(1.0, float(np.max(np.abs(fp))))
     return bool(np.max(np.abs(fp - fm)) <= tol or np.max(np.abs(fp + fm - 2.0 * f0)) <= tol)
 
 
